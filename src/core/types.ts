@@ -1,0 +1,218 @@
+import type { StorageView } from "../storage/types.js";
+
+/** The operations of Vault's logical API; `create` vs `update` is decided by the core (does the path exist?). */
+export type Operation = "read" | "create" | "update" | "delete" | "list" | "patch";
+
+/** Vault ACL capabilities. */
+export type Capability = "create" | "read" | "update" | "patch" | "delete" | "list" | "sudo" | "deny";
+
+export type TokenType = "service" | "batch";
+
+/** A token as the core knows it after lookup. `id` is never stored; only its keyed hash is. */
+export interface TokenEntry {
+  /** Opaque key under which the token is stored (keyed hash of its id); for batch tokens, derived from the id. */
+  key: string;
+  accessor: string;
+  type: TokenType;
+  policies: string[];
+  metadata: Record<string, string>;
+  /** Path that created it, e.g. `auth/token/create`, `auth/kubernetes/login`. */
+  path: string;
+  displayName: string;
+  /** Unix seconds. */
+  creationTime: number;
+  /** Unix seconds; 0 = never expires (root tokens). */
+  expireTime: number;
+  /** Seconds from creation that the token may never outlive; 0 = none. */
+  explicitMaxTtl: number;
+  /** Seconds requested as TTL at creation (and renewal increment default). */
+  ttl: number;
+  /** Periodic tokens renew to this many seconds forever; 0 = not periodic. */
+  period: number;
+  renewable: boolean;
+  /** Uses left; 0 = unlimited. */
+  numUses: number;
+  /** Key of the parent token; absent for orphans. */
+  parentKey?: string;
+  orphan: boolean;
+  boundCidrs?: string[];
+  entityId?: string;
+  /** Id of the auth lease that expires this token (service tokens with a TTL). */
+  leaseId?: string;
+}
+
+export interface LeaseEntry {
+  /** `<mount path><path>/<random id>`, e.g. `kubernetes/creds/demo/Ab12...`. */
+  leaseId: string;
+  /** Mount path (with trailing `/`) whose backend revokes/renews the secret; for tokens `auth/token/`. */
+  mountPath: string;
+  /** Path of the request that created the secret, relative to the mount. */
+  path: string;
+  kind: "secret" | "auth";
+  /** Unix seconds. */
+  issueTime: number;
+  expireTime: number;
+  lastRenewalTime?: number;
+  /** Seconds. */
+  ttl: number;
+  /** Unix seconds after which it cannot be renewed; 0 = none. */
+  maxExpireTime: number;
+  renewable: boolean;
+  /** Key of the token that created this lease (its leases are revoked with it). */
+  tokenKey?: string;
+  /** Backend data kept with the lease and handed back on revoke/renew. Encrypted at rest like everything else. */
+  internal: Record<string, unknown>;
+  /** For auth leases: the key of the token this lease governs. */
+  authTokenKey?: string;
+}
+
+export interface SecretResponse {
+  ttl: number;
+  maxTtl?: number;
+  renewable: boolean;
+  internal: Record<string, unknown>;
+}
+
+export interface AuthResponse {
+  policies: string[];
+  metadata: Record<string, string>;
+  ttl: number;
+  maxTtl?: number;
+  period?: number;
+  explicitMaxTtl?: number;
+  numUses?: number;
+  renewable: boolean;
+  tokenType?: TokenType;
+  noDefaultPolicy?: boolean;
+  boundCidrs?: string[];
+  displayName?: string;
+  alias?: { name: string; metadata: Record<string, string> };
+}
+
+export interface LogicalRequest {
+  operation: Operation;
+  /** Relative to the mount. */
+  path: string;
+  /** Path parameters from the pattern (`role/:name` → `{name}`; `data/*path` → `{path}`). */
+  params: Record<string, string>;
+  /** Body (or query for reads/lists), checked against the path's schema. */
+  data: Record<string, unknown>;
+  /** Absent on unauthenticated paths. */
+  auth?: TokenEntry;
+  /** The raw client token; only present for paths that declare `needsClientToken` (auth/token/*). Never log it. */
+  clientToken?: string;
+  mountPath: string;
+  connection: { remoteAddress: string };
+  storage: StorageView;
+  requestId: string;
+  signal?: AbortSignal;
+}
+
+export interface LogicalResponse {
+  data?: Record<string, unknown>;
+  warnings?: string[];
+  secret?: SecretResponse;
+  auth?: AuthResponse;
+  /** Set by the core when it creates a token for `auth`; backends never fill these. */
+  // Raw responses (sys/metrics) bypass the envelope.
+  raw?: { contentType: string; body: string | Buffer; status?: number };
+  /** Status override for bodies like sys/health; default 200 (204 when empty). */
+  status?: number;
+}
+
+export type FieldType = "string" | "int" | "bool" | "duration" | "string_list" | "map" | "object" | "any";
+
+export interface FieldSchema {
+  type: FieldType;
+  description?: string;
+  required?: boolean;
+  default?: unknown;
+}
+
+export type Handler = (req: LogicalRequest) => Promise<LogicalResponse | undefined>;
+
+export interface PathDef {
+  /** Segments; `:name` matches one segment, `*name` (last only) the rest, possibly with slashes. */
+  pattern: string;
+  fields?: Record<string, FieldSchema>;
+  /** Skip token lookup and ACL (login paths). */
+  unauthenticated?: boolean;
+  /** Sudo capability is required in addition to the operation's. */
+  sudo?: boolean;
+  /** Handler receives `clientToken` (token self-operations). */
+  needsClientToken?: boolean;
+  /**
+   * Does the object exist? Decides `create` vs `update` for a write, as Vault's
+   * ExistenceCheck does. Without it a write is `update`.
+   */
+  exists?: (req: LogicalRequest) => Promise<boolean>;
+  ops: Partial<Record<Operation, Handler>>;
+  help?: string;
+}
+
+export interface BackendContext {
+  storage: StorageView;
+  mountPath: string;
+  /** Mount-level config such as default/max lease TTLs, seconds. */
+  config: { defaultLeaseTtl: number; maxLeaseTtl: number; options: Record<string, string> };
+  logger: Logger;
+}
+
+export interface Backend {
+  paths: PathDef[];
+  revoke?(lease: LeaseEntry, storage: StorageView): Promise<void>;
+  renew?(lease: LeaseEntry, storage: StorageView): Promise<{ ttl: number }>;
+  start?(ctx: BackendContext): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export type BackendFactory = (ctx: BackendContext) => Backend | Promise<Backend>;
+
+/** The subset of pino's logger latchkey uses; keeps modules testable with a fake. */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface LeaseRegistration {
+  mountPath: string;
+  path: string;
+  kind: "secret" | "auth";
+  /** Seconds from now. */
+  ttl: number;
+  /** Unix seconds after which renewals stop; 0 = none. */
+  maxExpireTime?: number;
+  renewable: boolean;
+  tokenKey?: string;
+  authTokenKey?: string;
+  internal?: Record<string, unknown>;
+  /** Explicit lease id (auth leases use `auth/token/create/<token key>`-style ids); generated when absent. */
+  leaseId?: string;
+}
+
+/**
+ * The expiration manager. Leases are stored with an index that sorts by expiry
+ * so a tick reads only what is due; failed revocations are retried with backoff
+ * and never dropped; all state lives in storage and survives restarts.
+ */
+export interface LeaseManager {
+  register(reg: LeaseRegistration): Promise<LeaseEntry>;
+  lookup(leaseId: string): Promise<LeaseEntry | undefined>;
+  /** Renews a secret lease through its backend's `renew`, capped by maxExpireTime. */
+  renew(leaseId: string, incrementSeconds?: number): Promise<LeaseEntry>;
+  /** Moves the expiry of a lease (token renewals); capped by maxExpireTime. */
+  setExpiry(leaseId: string, expireTime: number): Promise<void>;
+  /** Revokes now: calls the revoker, then forgets the lease. Throws if the revoker fails. */
+  revoke(leaseId: string): Promise<void>;
+  /** Forgets the lease without calling the revoker (the thing it governs is already gone). */
+  forget(leaseId: string): Promise<void>;
+  revokePrefix(prefix: string, opts?: { force?: boolean }): Promise<number>;
+  /** Revokes every lease created by the token with this key. */
+  revokeByToken(tokenKey: string): Promise<number>;
+  /** Lease ids directly under a prefix, Vault list semantics (for sys/leases/lookup). */
+  list(prefix: string): Promise<string[]>;
+  start(): void;
+  stop(): Promise<void>;
+}
