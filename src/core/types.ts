@@ -113,10 +113,11 @@ export interface LogicalResponse {
   warnings?: string[];
   secret?: SecretResponse;
   auth?: AuthResponse;
-  /** Set by the core when it creates a token for `auth`; backends never fill these. */
-  // Raw responses (sys/metrics) bypass the envelope.
+  /** A body that bypasses the envelope (sys/health, sys/metrics). */
   raw?: { contentType: string; body: string | Buffer; status?: number };
-  /** Status override for bodies like sys/health; default 200 (204 when empty). */
+  /** sys/leases/renew: an existing lease echoed in the envelope's lease fields. */
+  leaseInfo?: { leaseId: string; renewable: boolean; ttl: number };
+  /** Status override; default 200 (204 when empty). */
   status?: number;
 }
 

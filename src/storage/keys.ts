@@ -1,5 +1,29 @@
 /** Key-listing semantics shared by the physical stores (see PhysicalReader in types.ts). */
 
+/**
+ * Orders keys by their UTF-8 bytes (= code points), the order SQLite's BINARY
+ * collation and PostgreSQL's "C" collation use. JavaScript's `<` compares
+ * UTF-16 code units, which puts U+10000.. before U+E000..U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** Surrogates (D800–DFFF) start code points above FFFF, so they rank after E000–FFFF. */
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/** Vault's ListPage: a limit of zero or less means no limit. */
+const reached = (count: number, limit?: number) => limit !== undefined && limit > 0 && count >= limit;
+
 /** Immediate children of `prefix` among `sortedKeys`; deeper keys collapse to `child/`. */
 export function listChildren(sortedKeys: Iterable<string>, prefix: string, after?: string, limit?: number): string[] {
   const out: string[] = [];
@@ -11,9 +35,9 @@ export function listChildren(sortedKeys: Iterable<string>, prefix: string, after
     const child = slash === -1 ? rest : rest.slice(0, slash + 1);
     if (child === last) continue;
     last = child;
-    if (after !== undefined && child <= after) continue;
+    if (after !== undefined && compareKeys(child, after) <= 0) continue;
     out.push(child);
-    if (limit !== undefined && out.length >= limit) break;
+    if (reached(out.length, limit)) break;
   }
   return out;
 }
@@ -24,9 +48,9 @@ export function scanKeys(sortedKeys: Iterable<string>, prefix: string, after?: s
   for (const key of sortedKeys) {
     if (!key.startsWith(prefix)) continue;
     const rest = key.slice(prefix.length);
-    if (after !== undefined && rest <= after) continue;
+    if (after !== undefined && compareKeys(rest, after) <= 0) continue;
     out.push(rest);
-    if (limit !== undefined && out.length >= limit) break;
+    if (reached(out.length, limit)) break;
   }
   return out;
 }
@@ -34,4 +58,21 @@ export function scanKeys(sortedKeys: Iterable<string>, prefix: string, after?: s
 /** The smallest string greater than every string that starts with `prefix`, for range queries. */
 export function prefixEnd(prefix: string): string {
   return prefix + "\u{10FFFF}";
+}
+
+/**
+ * The exact upper bound of the keys that start with `prefix` in byte order:
+ * `prefix` with its last code point incremented, so that
+ * `prefix <= key < prefixSuccessor(prefix)` holds exactly for the keys under it.
+ * Undefined when no bound exists (empty prefix, or only U+10FFFF).
+ */
+export function prefixSuccessor(prefix: string): string | undefined {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last === 0x10ffff) continue;
+    const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+    return points.join("") + String.fromCodePoint(next);
+  }
+  return undefined;
 }

@@ -1,10 +1,10 @@
 import type { PhysicalStore, PhysicalTx } from "./types.js";
-import { listChildren, scanKeys } from "./keys.js";
+import { compareKeys, listChildren, scanKeys } from "./keys.js";
 
 /** In-memory physical store for tests and throwaway dev servers. */
 export function createMemoryStore(): PhysicalStore {
   const data = new Map<string, Uint8Array>();
-  const sortedKeys = () => [...data.keys()].sort();
+  const sortedKeys = () => [...data.keys()].sort(compareKeys);
 
   const store: PhysicalStore = {
     async get(key) {
@@ -28,7 +28,7 @@ export function createMemoryStore(): PhysicalStore {
       const merged = () => {
         const keys = new Set(data.keys());
         for (const [k, v] of writes) (v ? keys.add(k) : keys.delete(k));
-        return [...keys].sort();
+        return [...keys].sort(compareKeys);
       };
       const tx: PhysicalTx = {
         async get(key) {

@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane (etcd + kube-apiserver) on loopback for
+# latchkey's integration tests.
+#
+#   scripts/k8s-test-cluster.sh start    start it (idempotent; builds kube-apiserver once)
+#   scripts/k8s-test-cluster.sh stop     stop it; the cached kube-apiserver binary stays
+#   scripts/k8s-test-cluster.sh env      print `export KUBE_HOST=...` lines for a running cluster
+#   scripts/k8s-test-cluster.sh status   exit 0 when running and ready, 1 otherwise
+#
+# kube-apiserver is built from Debian's `kubernetes` source package (1.20) and
+# cached in $LATCHKEY_CACHE_DIR (default ~/.cache/latchkey), keyed by the Debian
+# source version. Set LATCHKEY_KUBE_APISERVER to use a binary of your own.
+# There is no controller-manager, scheduler or kubelet: pods stay Pending, no
+# `default` service account appears in new namespaces, and deleted namespaces
+# are never finalised.
+set -euo pipefail
+
+STATE_DIR="${LATCHKEY_K8S_DIR:-/tmp/latchkey-k8s}"
+CACHE_DIR="${LATCHKEY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latchkey}"
+SA_ISSUER="https://kubernetes.default.svc.cluster.local"
+SERVICE_CIDR="10.96.0.0/24"
+SERVICE_IP="10.96.0.1"
+READY_TIMEOUT_S="${LATCHKEY_K8S_READY_TIMEOUT:-180}"
+
+PKI="$STATE_DIR/pki"
+ENV_FILE="$STATE_DIR/env"
+
+log() { printf '[k8s-test-cluster] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_update_once() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+}
+
+# ensure_packages CMD:PACKAGE ... installs PACKAGE when CMD (a command name or
+# an absolute path) is missing.
+ensure_packages() {
+  local missing=() pair cmd pkg
+  for pair in "$@"; do
+    cmd="${pair%%:*}"
+    pkg="${pair#*:}"
+    if [[ "$cmd" == /* ]]; then
+      [ -e "$cmd" ] && continue
+    else
+      command -v "$cmd" >/dev/null 2>&1 && continue
+    fi
+    missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  apt_update_once
+  log "apt-get install ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The Debian source version of `kubernetes` that `apt-get source` would fetch.
+source_version() {
+  apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2}' | sort -V | tail -n 1
+}
+
+# Adds a deb-src twin of every Debian source list so that `apt-get source` works.
+enable_deb_src() {
+  local f out="/etc/apt/sources.list.d/latchkey-deb-src"
+  [ -e "$out.sources" ] || [ -e "$out.list" ] && return 0
+  log "adding deb-src entries"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    grep -qi 'debian' "$f" || continue
+    sed -e 's/^Types:.*$/Types: deb-src/' "$f"
+    printf '\n'
+  done | as_root tee "$out.sources" >/dev/null
+  if [ -e /etc/apt/sources.list ]; then
+    { grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
+      sed -e 's/^deb /deb-src /' | as_root tee "$out.list" >/dev/null
+  fi
+  APT_UPDATED=0
+}
+
+# Prints the path of a kube-apiserver binary, building and caching it if needed.
+kube_apiserver_binary() {
+  if [ -n "${LATCHKEY_KUBE_APISERVER:-}" ]; then
+    [ -x "$LATCHKEY_KUBE_APISERVER" ] || die "LATCHKEY_KUBE_APISERVER=$LATCHKEY_KUBE_APISERVER is not executable"
+    printf '%s\n' "$LATCHKEY_KUBE_APISERVER"
+    return
+  fi
+  local version
+  version="$(source_version)"
+  if [ -z "$version" ]; then
+    enable_deb_src
+    apt_update_once
+    version="$(source_version)"
+    [ -n "$version" ] || die "apt-cache showsrc kubernetes found no source package"
+  fi
+  local bin="$CACHE_DIR/kube-apiserver-${version//:/_}"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$CACHE_DIR"
+    exec 8>"$CACHE_DIR/build.lock"
+    flock 8
+    [ -x "$bin" ] || build_kube_apiserver "$version" "$bin"
+    exec 8>&-
+  fi
+  printf '%s\n' "$bin"
+}
+
+build_kube_apiserver() {
+  local version="$1" bin="$2"
+  local build_log="$CACHE_DIR/build-${version//:/_}.log"
+  ensure_packages go:golang-go dpkg-source:dpkg-dev rsync:rsync make:make \
+    /usr/share/gocode/src/github.com/modern-go/reflect2/reflect2.go:golang-github-modern-go-reflect2-dev
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/latchkey-kube-build.XXXXXX")"
+  local started=$SECONDS
+  log "building kube-apiserver from Debian source kubernetes=$version (log: $build_log)"
+  : >"$build_log"
+  (cd "$work" && apt-get source -q "kubernetes=$version") >>"$build_log" 2>&1 ||
+    { tail -n 30 "$build_log" >&2; die "apt-get source kubernetes=$version failed"; }
+  local src
+  src="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n 1)"
+  [ -n "$src" ] || die "no source tree unpacked in $work"
+
+  # The vendored reflect2 v1.0.1 makes kube-apiserver panic (iteration over a nil
+  # map) when built with Go >= 1.18; Debian's reflect2 1.0.2 is the fix.
+  local reflect2_dir="$src/vendor/github.com/modern-go/reflect2"
+  find "$reflect2_dir" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) -delete
+  find /usr/share/gocode/src/github.com/modern-go/reflect2/ -maxdepth 1 -type f \
+    \( -name '*.go' -o -name '*.s' \) ! -name '*_test.go' -exec cp {} "$reflect2_dir/" \;
+
+  # The upstream version inside Debian's ("1.20.5+really1.20.2-1.1" -> "1.20.2"),
+  # so that /version and kubectl report something meaningful.
+  local upstream="${version#*:}"
+  upstream="${upstream%-*}"
+  upstream="${upstream##*really}"
+  upstream="${upstream%%[+~]*}"
+
+  mkdir -p "$src/.go/src/k8s.io"
+  ln -sfn ../../.. "$src/.go/src/k8s.io/kubernetes"
+  (
+    cd "$src"
+    export GOPATH="$src/.go" GOCACHE="$work/gocache" CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor
+    export KUBE_GIT_VERSION="v$upstream" KUBE_GIT_TREE_STATE=clean
+    make WHAT=cmd/kube-apiserver
+  ) >>"$build_log" 2>&1 &
+  local make_pid=$!
+  while kill -0 "$make_pid" 2>/dev/null; do
+    sleep 30
+    kill -0 "$make_pid" 2>/dev/null &&
+      log "still building ($((SECONDS - started))s, $(wc -l <"$build_log") log lines)"
+  done
+  if ! wait "$make_pid"; then
+    tail -n 40 "$build_log" >&2
+    die "make WHAT=cmd/kube-apiserver failed; full log in $build_log"
+  fi
+  local out
+  out="$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)"
+  [ -n "$out" ] || die "build finished but no kube-apiserver binary was found"
+  cp "$out" "$bin.tmp"
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+  log "built kube-apiserver v$upstream in $((SECONDS - started))s; cached at $bin"
+}
+
+# Prints N distinct free TCP ports on 127.0.0.1.
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    const servers = [];
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      s.listen(0, "127.0.0.1", () => {
+        servers.push(s);
+        if (servers.length === n) {
+          console.log(servers.map((x) => x.address().port).join(" "));
+          for (const x of servers) x.close();
+        }
+      });
+    }' "$1"
+}
+
+# pid_alive NAME: the pid in $STATE_DIR/NAME.pid is NAME started with this state dir
+# (so that a recycled pid is never signalled).
+pid_alive() {
+  local pidfile="$STATE_DIR/$1.pid" pid argv0
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)"
+  [[ "$(basename -- "$argv0")" == "$1"* ]] || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qF -- "$STATE_DIR/"
+}
+
+api_ready() {
+  [ -f "$STATE_DIR/port" ] && [ -f "$STATE_DIR/admin-token" ] || return 1
+  local body
+  body="$(curl -s --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" \
+    -H "Authorization: Bearer $(cat "$STATE_DIR/admin-token")" \
+    "https://127.0.0.1:$(cat "$STATE_DIR/port")/readyz" 2>/dev/null)" || return 1
+  [ "$body" = "ok" ]
+}
+
+is_running() {
+  pid_alive etcd && pid_alive kube-apiserver && api_ready
+}
+
+stop_process() {
+  local name="$1" pidfile="$STATE_DIR/$1.pid" pid i
+  if pid_alive "$name"; then
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+      [ -d "/proc/$pid" ] || break
+      sleep 0.2
+    done
+    if [ -d "/proc/$pid" ]; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+cmd_stop() {
+  stop_process kube-apiserver
+  stop_process etcd
+  rm -f "$ENV_FILE"
+}
+
+write_pki() {
+  mkdir -p "$PKI"
+  chmod 700 "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=latchkey-test-ca" \
+    -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
+  cat >"$PKI/apiserver.ext" <<EOF
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+EOF
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$PKI/apiserver.key" -out "$PKI/apiserver.csr" 2>/dev/null
+  openssl x509 -req -in "$PKI/apiserver.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$PKI/apiserver.ext" -out "$PKI/apiserver.crt" 2>/dev/null
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+}
+
+write_kubeconfig() {
+  local host="$1" token="$2"
+  cat >"$STATE_DIR/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: latchkey-test
+  cluster:
+    server: $host
+    certificate-authority: $PKI/ca.crt
+users:
+- name: latchkey-admin
+  user:
+    token: $token
+contexts:
+- name: latchkey-test
+  context:
+    cluster: latchkey-test
+    user: latchkey-admin
+current-context: latchkey-test
+EOF
+  chmod 600 "$STATE_DIR/kubeconfig"
+}
+
+wait_for() {
+  local what="$1" timeout="$2" proc="$3"
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ! pid_alive "$proc"; then
+      tail -n 40 "$STATE_DIR/$proc.log" >&2 || true
+      die "$proc exited before $what; log in $STATE_DIR/$proc.log"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 40 "$STATE_DIR/$proc.log" >&2 || true
+      die "timed out after ${timeout}s waiting for $what"
+    fi
+    sleep 0.5
+  done
+}
+
+etcd_healthy() {
+  curl -s --noproxy '*' --max-time 2 "http://127.0.0.1:$(cat "$STATE_DIR/etcd-port")/health" 2>/dev/null |
+    grep -q '"health":"true"'
+}
+
+# Lets anyone read the OIDC discovery document and JWKS, as a cluster that
+# publishes its issuer does; Kubernetes ships the role but no binding for it.
+bind_oidc_discovery() {
+  local host="$1" token="$2" code
+  code="$(curl -s --noproxy '*' -o "$STATE_DIR/bootstrap.out" -w '%{http_code}' --cacert "$PKI/ca.crt" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X POST \
+    "$host/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" --data-binary @- <<'EOF'
+{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding",
+ "metadata":{"name":"latchkey-test:service-account-issuer-discovery"},
+ "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"system:service-account-issuer-discovery"},
+ "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:authenticated"},
+             {"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:unauthenticated"}]}
+EOF
+  )"
+  case "$code" in
+    201 | 409) ;;
+    *) cat "$STATE_DIR/bootstrap.out" >&2; die "creating the OIDC discovery binding returned HTTP $code" ;;
+  esac
+}
+
+cmd_start() {
+  mkdir -p "$(dirname "$STATE_DIR")"
+  exec 9>"$STATE_DIR.lock"
+  flock 9
+  if is_running; then
+    log "already running at https://127.0.0.1:$(cat "$STATE_DIR/port")"
+    return 0
+  fi
+  local started=$SECONDS
+  cmd_stop
+  ensure_packages etcd:etcd-server openssl:openssl curl:curl kubectl:kubernetes-client
+  local apiserver
+  apiserver="$(kube_apiserver_binary)"
+
+  if [ -d "$STATE_DIR" ] && [ ! -e "$STATE_DIR/.latchkey-k8s" ] && [ -n "$(ls -A "$STATE_DIR")" ]; then
+    die "$STATE_DIR is not empty and was not made by this script; set LATCHKEY_K8S_DIR elsewhere"
+  fi
+  rm -rf "$STATE_DIR"
+  mkdir -p "$STATE_DIR"
+  chmod 700 "$STATE_DIR"
+  touch "$STATE_DIR/.latchkey-k8s"
+  write_pki
+
+  local ports etcd_port peer_port api_port
+  ports="$(free_ports 3)"
+  read -r etcd_port peer_port api_port <<<"$ports"
+  echo "$etcd_port" >"$STATE_DIR/etcd-port"
+  echo "$api_port" >"$STATE_DIR/port"
+  local host="https://127.0.0.1:$api_port"
+  local token
+  token="$(openssl rand -hex 32)"
+  echo "$token" >"$STATE_DIR/admin-token"
+  echo "$token,latchkey-admin,latchkey-admin,\"system:masters\"" >"$STATE_DIR/tokens.csv"
+
+  log "starting etcd on 127.0.0.1:$etcd_port"
+  setsid etcd --name latchkey-test --data-dir "$STATE_DIR/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "latchkey-test=http://127.0.0.1:$peer_port" \
+    --log-level warn \
+    </dev/null >"$STATE_DIR/etcd.log" 2>&1 &
+  echo $! >"$STATE_DIR/etcd.pid"
+  wait_for "etcd health" 30 etcd etcd_healthy
+
+  log "starting kube-apiserver on $host ($apiserver)"
+  setsid "$apiserver" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" --insecure-port 0 \
+    --cert-dir "$PKI" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --token-auth-file "$STATE_DIR/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-key-file "$PKI/sa.pub" \
+    --service-account-signing-key-file "$PKI/sa.key" \
+    --service-account-issuer "$SA_ISSUER" \
+    --service-account-jwks-uri "$host/openid/v1/jwks" \
+    --api-audiences "$SA_ISSUER" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --feature-gates BoundServiceAccountTokenVolume=true \
+    --profiling=false \
+    </dev/null >"$STATE_DIR/kube-apiserver.log" 2>&1 &
+  echo $! >"$STATE_DIR/kube-apiserver.pid"
+  wait_for "kube-apiserver /readyz" "$READY_TIMEOUT_S" kube-apiserver api_ready
+
+  bind_oidc_discovery "$host" "$token"
+  write_kubeconfig "$host" "$token"
+  cat >"$ENV_FILE" <<EOF
+export KUBE_HOST=$host
+export KUBE_CA=$PKI/ca.crt
+export KUBE_ADMIN_TOKEN=$token
+export KUBECONFIG=$STATE_DIR/kubeconfig
+export KUBE_SA_SIGNING_KEY=$PKI/sa.key
+export KUBE_SA_ISSUER=$SA_ISSUER
+EOF
+  log "ready at $host in $((SECONDS - started))s (state: $STATE_DIR)"
+}
+
+cmd_env() {
+  is_running && [ -f "$ENV_FILE" ] || die "no cluster running in $STATE_DIR; run: $0 start"
+  cat "$ENV_FILE"
+}
+
+cmd_status() {
+  if is_running; then
+    log "running at https://127.0.0.1:$(cat "$STATE_DIR/port") (state: $STATE_DIR)"
+  else
+    log "not running (state: $STATE_DIR)"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  env) cmd_env ;;
+  status) cmd_status ;;
+  *)
+    echo "usage: $0 start|stop|env|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import type { StorageView } from "../storage/types.js";
+import type { createAuditBroker } from "./audit/broker.js";
+import { createFileAuditDevice } from "./audit/file.js";
+import { badRequest } from "./errors.js";
+import type { Logger } from "./types.js";
+
+interface AuditDeviceEntry {
+  path: string;
+  type: "file";
+  description: string;
+  options: Record<string, string>;
+  /** Per-device HMAC salt, base64; stored under the barrier like every other value. */
+  salt: string;
+}
+
+type Broker = ReturnType<typeof createAuditBroker>;
+
+/** The persisted list of audit devices; devices are re-opened on every unseal. */
+export function createAuditTable(broker: Broker, logger: Logger) {
+  let entries: AuditDeviceEntry[] = [];
+  let view: StorageView | undefined;
+
+  const normalise = (path: string) => path.replace(/^\/+|\/+$/g, "") + "/";
+  const open = (e: AuditDeviceEntry) =>
+    broker.enable(
+      e.path,
+      createFileAuditDevice({
+        path: e.options.file_path,
+        salt: Buffer.from(e.salt, "base64"),
+        mode: e.options.mode ? parseInt(e.options.mode, 8) : undefined,
+        description: e.description,
+      }),
+    );
+
+  return {
+    async load(storage: StorageView) {
+      view = storage;
+      for (const e of entries) await broker.disable(e.path);
+      entries = (await storage.getJSON<AuditDeviceEntry[]>("table")) ?? [];
+      for (const e of entries) {
+        try {
+          await open(e);
+        } catch (err) {
+          logger.error({ err, path: e.path }, "could not open audit device");
+        }
+      }
+    },
+    list: () => entries.map(({ salt: _salt, ...rest }) => rest),
+    async enable(path: string, params: { type: "file"; description: string; options: Record<string, string> }) {
+      const p = normalise(path);
+      if (entries.some((e) => e.path === p)) throw badRequest(`an audit device is already enabled at "${p}"`);
+      const entry: AuditDeviceEntry = { path: p, ...params, salt: randomBytes(32).toString("base64") };
+      await open(entry);
+      entries = [...entries, entry];
+      await view?.putJSON("table", entries);
+    },
+    async disable(path: string) {
+      const p = normalise(path);
+      if (!entries.some((e) => e.path === p)) throw badRequest(`no audit device enabled at "${p}"`);
+      await broker.disable(p);
+      entries = entries.filter((e) => e.path !== p);
+      await view?.putJSON("table", entries);
+    },
+    salt(path: string): Uint8Array {
+      const e = entries.find((x) => x.path === normalise(path));
+      if (!e) throw badRequest(`no audit device enabled at "${normalise(path)}"`);
+      return Buffer.from(e.salt, "base64");
+    },
+  };
+}
+
+export type AuditTable = ReturnType<typeof createAuditTable>;

@@ -1,0 +1,65 @@
+import { badRequest } from "../../core/errors.js";
+import { parseDurationSeconds } from "./duration.js";
+
+/**
+ * Typed readers for request data. Reads arrive as URL query strings and writes
+ * as JSON, so each reader accepts both (`"2"` and `2`), and is a no-op on values
+ * the core has already coerced to the declared schema. Absent or null → undefined.
+ */
+type Data = Record<string, unknown>;
+
+export function intField(data: Data, name: string): number | undefined {
+  const value = data[name];
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n === "number" && Number.isSafeInteger(n)) return n;
+  throw badRequest(`field "${name}" must be an integer`);
+}
+
+export function nonNegativeIntField(data: Data, name: string): number | undefined {
+  const n = intField(data, name);
+  if (n !== undefined && n < 0) throw badRequest(`field "${name}" must not be negative`);
+  return n;
+}
+
+export function boolField(data: Data, name: string): boolean | undefined {
+  const value = data[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "boolean") return value;
+  if (value === "true" || value === "1" || value === 1) return true;
+  if (value === "false" || value === "0" || value === 0) return false;
+  throw badRequest(`field "${name}" must be a boolean`);
+}
+
+/** Seconds, never negative. */
+export function durationField(data: Data, name: string): number | undefined {
+  const value = data[name];
+  if (value === undefined || value === null) return undefined;
+  const seconds = parseDurationSeconds(value, name);
+  if (seconds < 0) throw badRequest(`field "${name}" must not be negative`);
+  return seconds;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function objectField(data: Data, name: string): Record<string, unknown> | undefined {
+  const value = data[name];
+  if (value === undefined || value === null) return undefined;
+  if (isObject(value)) return value;
+  throw badRequest(`field "${name}" must be an object`);
+}
+
+/** Vault's comma-int-slice: `[1, 2]`, `["1", "2"]` or `"1,2"`. */
+export function intListField(data: Data, name: string): number[] | undefined {
+  const value = data[name];
+  if (value === undefined || value === null) return undefined;
+  const items = typeof value === "string" ? (value.trim() === "" ? [] : value.split(",")) : value;
+  if (!Array.isArray(items)) throw badRequest(`field "${name}" must be a list of integers`);
+  return items.map((item: unknown) => {
+    const n = typeof item === "string" && item.trim() !== "" ? Number(item) : item;
+    if (typeof n === "number" && Number.isSafeInteger(n) && n >= 0) return n;
+    throw badRequest(`field "${name}" must be a list of integers`);
+  });
+}

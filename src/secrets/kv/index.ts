@@ -1,0 +1,1 @@
+export { createKvBackend, kvBackendFactory, type KvBackendOptions } from "./backend.js";
