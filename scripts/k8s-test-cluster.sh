@@ -32,11 +32,21 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+APT_LOG="${TMPDIR:-/tmp}/latchkey-k8s-apt.log"
 APT_UPDATED=0
+
+# apt_get ARGS... runs apt-get with its chatter in $APT_LOG, shown only on failure.
+apt_get() {
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$APT_LOG" 2>&1; then
+    tail -n 30 "$APT_LOG" >&2
+    die "apt-get $* failed; full output in $APT_LOG"
+  fi
+}
+
 apt_update_once() {
   if [ "$APT_UPDATED" -eq 0 ]; then
     log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_get update
     APT_UPDATED=1
   fi
 }
@@ -58,7 +68,7 @@ ensure_packages() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   apt_update_once
   log "apt-get install ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  apt_get install -y --no-install-recommends "${missing[@]}"
 }
 
 # The Debian source version of `kubernetes` that `apt-get source` would fetch.

@@ -1,4 +1,5 @@
 import { Agent, request } from "undici";
+import { isRecord } from "./output.js";
 
 /** A decoded JSON response: the envelope (`data`, `auth`, `lease_id`, ...) or a top-level sys object. */
 export type ApiBody = Record<string, unknown>;
@@ -144,7 +145,8 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     for (const [key, value] of Object.entries(req.query ?? {})) {
       for (const item of typeof value === "string" ? [value] : value) search.append(key, item);
     }
-    const url = search.size > 0 ? `${base}?${search}` : base;
+    const queryString = search.toString();
+    const url = queryString ? `${base}?${queryString}` : base;
     const headers: Record<string, string> = {};
     if (token) headers["x-vault-token"] = token;
     if (req.body !== undefined) headers["content-type"] = "application/json";
@@ -174,10 +176,10 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     } catch (err) {
       throw new Error(`the server at ${address} answered ${req.method} ${base} with a body that is not JSON`, { cause: err });
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    if (!isRecord(parsed)) {
       throw new Error(`the server at ${address} answered ${req.method} ${base} with a body that is not a JSON object`);
     }
-    return parsed as ApiBody;
+    return parsed;
   }
 
   return {

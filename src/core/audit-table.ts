@@ -52,6 +52,15 @@ export function createAuditTable(broker: Broker, logger: Logger) {
       if (entries.some((e) => e.path === p)) throw badRequest(`an audit device is already enabled at "${p}"`);
       const entry: AuditDeviceEntry = { path: p, ...params, salt: randomBytes(32).toString("base64") };
       await open(entry);
+      // A destination that opens but cannot be written (a full disk) must fail the
+      // enable, not every request after it: write one line before persisting.
+      try {
+        await broker.probe(p, JSON.stringify({ time: new Date().toISOString(), type: "audit-device-enabled", path: p }));
+      } catch (err) {
+        await broker.disable(p);
+        const reason = (err as NodeJS.ErrnoException).code ?? "write failed";
+        throw badRequest(`audit device "${p}" cannot write to ${params.options.file_path}: ${reason}`);
+      }
       entries = [...entries, entry];
       await view?.putJSON("table", entries);
     },
@@ -61,11 +70,6 @@ export function createAuditTable(broker: Broker, logger: Logger) {
       await broker.disable(p);
       entries = entries.filter((e) => e.path !== p);
       await view?.putJSON("table", entries);
-    },
-    salt(path: string): Uint8Array {
-      const e = entries.find((x) => x.path === normalise(path));
-      if (!e) throw badRequest(`no audit device enabled at "${normalise(path)}"`);
-      return Buffer.from(e.salt, "base64");
     },
   };
 }

@@ -26,7 +26,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(opts.https ? { https: opts.https } : {}),
   };
   const app = fastify(serverOpts);
-  app.addHttpMethod("LIST");
+  // Vault also accepts the LIST method; Node's HTTP parser rejects methods it does not
+  // know, so latchkey takes lists as `GET ...?list=true`, which Vault clients also send.
 
   // Vault clients send JSON with or without a content type, and often an empty body.
   app.removeAllContentTypeParsers();
@@ -56,7 +57,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   app.route({
-    method: ["GET", "POST", "PUT", "PATCH", "DELETE", "LIST"],
+    method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
     url: "/v1/*",
     handler: async (req, reply) => {
       const params = req.params as { "*": string };

@@ -24,9 +24,11 @@ export async function devServer(overrides: Partial<ServerConfig> = {}) {
     opts: { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
   ): Promise<TestResponse> => {
     const token = opts.token === undefined ? ROOT_TOKEN : opts.token;
+    // LIST is sent as Vault's `GET ?list=true`: Node's HTTP parser knows no LIST method.
+    const url = path.startsWith("/") ? path : `/v1/${path}`;
     const res = await server.app.inject({
-      method: method as "GET",
-      url: path.startsWith("/") ? path : `/v1/${path}`,
+      method: method === "LIST" ? "GET" : method,
+      url: method === "LIST" ? `${url}${url.includes("?") ? "&" : "?"}list=true` : url,
       headers: {
         ...(token ? { "x-vault-token": token } : {}),
         ...(opts.body !== undefined || opts.rawBody !== undefined ? { "content-type": "application/json" } : {}),

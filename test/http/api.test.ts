@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createFileAuditDevice } from "../../src/core/audit/file.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { devServer, ROOT_TOKEN, type DevServer } from "../helpers/server.js";
 
@@ -88,8 +90,9 @@ describe("envelope and errors", () => {
   });
 
   it("rejects a path that tries to climb out of its mount", async () => {
-    const res = await s.request("GET", "secret/data/../../sys/mounts");
-    expect([400, 404]).toContain(res.status);
+    const res = await s.request("GET", "secret/data/x%2F..%2F..%2Fy");
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0]).toMatch(/^invalid path/);
   });
 });
 
@@ -189,12 +192,15 @@ describe("policies over HTTP", () => {
 
 describe("tokens and leases", () => {
   it("creates a child token, looks it up, renews and revokes it with its parent", async () => {
-    const parent = (await s.request("POST", "auth/token/create", { body: { policies: ["default"], ttl: "1h" } })).json.auth;
+    await s.request("PUT", "sys/policies/acl/creator", {
+      body: { policy: 'path "auth/token/create" { capabilities = ["create", "update"] }' },
+    });
+    const parent = (await s.request("POST", "auth/token/create", { body: { policies: ["creator"], ttl: "1h" } })).json.auth;
     expect(parent.client_token).toMatch(/^lks\./);
     expect(parent.lease_duration).toBe(3600);
     const child = (await s.request("POST", "auth/token/create", { token: parent.client_token, body: { ttl: "10m" } })).json.auth;
     const look = await s.request("POST", "auth/token/lookup", { body: { token: child.client_token } });
-    expect(look.json.data).toMatchObject({ policies: ["default"], ttl: expect.any(Number), orphan: false });
+    expect(look.json.data).toMatchObject({ policies: ["creator", "default"], ttl: expect.any(Number), orphan: false });
     const renewed = await s.request("POST", "auth/token/renew-self", { token: child.client_token, body: { increment: "20m" } });
     expect(renewed.status).toBe(200);
     expect(renewed.json.auth.lease_duration).toBeGreaterThan(600);
@@ -259,14 +265,22 @@ describe("audit", () => {
     expect((await s.request("DELETE", "sys/audit/file")).status).toBe(204);
   });
 
-  it("fails the request when the only audit device cannot write", async () => {
+  it("refuses to enable a device that cannot write, and keeps nothing of it", async () => {
     // /dev/full accepts the open and fails every write with ENOSPC: a full disk.
-    expect((await s.request("PUT", "sys/audit/full", { body: { type: "file", options: { file_path: "/dev/full" } } })).status).toBe(204);
+    const res = await s.request("PUT", "sys/audit/full", { body: { type: "file", options: { file_path: "/dev/full" } } });
+    expect(res.status).toBe(400);
+    expect(res.json.errors).toEqual(['audit device "full/" cannot write to /dev/full: ENOSPC']);
+    expect((await s.request("GET", "sys/audit")).json.data ?? {}).toEqual({});
+  });
+
+  it("fails the request when the only audit device cannot write", async () => {
+    // A real file device whose disk filled up after it was enabled.
+    await s.core.audit.enable("full/", createFileAuditDevice({ path: "/dev/full", salt: randomBytes(32) }));
     const res = await s.request("POST", "secret/data/not-audited", { body: { data: { a: "b" } } });
     expect(res.status).toBe(500);
-    expect(res.json.errors[0]).toMatch(/audit/);
-    // Fail closed: reads are refused too, since they could not be recorded either.
-    expect((await s.request("GET", "secret/data/not-audited")).status).toBe(500);
+    expect(res.json.errors).toEqual(["audit log failure: no audit device could write the entry"]);
+    await s.core.audit.disable("full/");
+    expect((await s.request("GET", "secret/data/not-audited")).status).toBe(404);
   });
 });
 

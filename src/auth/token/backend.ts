@@ -11,6 +11,8 @@ export interface TokenBackendDeps {
   policyExists?: (name: string) => Promise<boolean>;
 }
 
+const batchNotRevocable = () => badRequest("batch tokens cannot be revoked");
+
 type TokenResponse = LogicalResponse & { authResult?: TokenAuthResult };
 
 const CREATE_FIELDS: Record<string, FieldSchema> = {
@@ -101,7 +103,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
   }
 
   function revocable(token: string): string {
-    if (token.startsWith(BATCH_PREFIX)) throw badRequest("batch tokens cannot be revoked");
+    if (token.startsWith(BATCH_PREFIX)) throw batchNotRevocable();
     return tokens.keyOf(token);
   }
 
@@ -185,7 +187,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
       ops: {
         update: async (req) => {
           const caller = callerOf(req);
-          if (caller.type === "batch") throw badRequest("batch tokens cannot be revoked");
+          if (caller.type === "batch") throw batchNotRevocable();
           await tokens.revokeTree(caller.key);
           return undefined;
         },

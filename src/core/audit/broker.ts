@@ -54,6 +54,16 @@ export function createAuditBroker(deps: { logger: Logger; now?: () => number }) 
     }
   }
 
+  /** Stops writing to the device at `path` and closes it; false if there was none. */
+  async function disable(path: string): Promise<boolean> {
+    const key = normalise(path);
+    const dev = devices.get(key);
+    if (!dev) return false;
+    devices.delete(key);
+    await dev.close().catch((err: unknown) => logger.warn({ path: key, err: errorMessage(err) }, "audit device failed to close"));
+    return true;
+  }
+
   return {
     /** Opens the device first, so that an unusable destination fails here. */
     async enable(path: string, dev: AuditDevice): Promise<void> {
@@ -63,17 +73,7 @@ export function createAuditBroker(deps: { logger: Logger; now?: () => number }) 
       devices.set(key, dev);
     },
 
-    /** Stops writing to the device at `path` and closes it; false if there was none. */
-    async disable(path: string): Promise<boolean> {
-      const key = normalise(path);
-      const dev = devices.get(key);
-      if (!dev) return false;
-      devices.delete(key);
-      await dev.close().catch((err: unknown) =>
-        logger.warn({ path: key, err: errorMessage(err) }, "audit device failed to close"),
-      );
-      return true;
-    },
+    disable,
 
     list(): AuditDeviceInfo[] {
       return [...devices]
@@ -84,6 +84,11 @@ export function createAuditBroker(deps: { logger: Logger; now?: () => number }) 
     logRequest: (entry: AuditRequest) => broadcast((hash, time) => formatRequest(entry, hash, time)),
 
     logResponse: (entry: AuditResponse) => broadcast((hash, time) => formatResponse(entry, hash, time)),
+
+    /** Writes one raw line to one device; rejects with the device's error. */
+    probe(path: string, line: string): Promise<void> {
+      return device(path).write(line);
+    },
 
     /** What `value` looks like in the log of the device at `path` (sys/audit-hash). */
     hash(path: string, value: string): string {
@@ -100,7 +105,7 @@ export function createAuditBroker(deps: { logger: Logger; now?: () => number }) 
     },
 
     async close(): Promise<void> {
-      for (const path of [...devices.keys()]) await this.disable(path);
+      for (const path of [...devices.keys()]) await disable(path);
     },
   };
 }

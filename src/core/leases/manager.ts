@@ -16,11 +16,15 @@ import {
   type RetryRecord,
   type StoredLease,
 } from "./keys.js";
-import { settleWithLimit } from "./pool.js";
+import { firstRejection, settleWithLimit } from "./pool.js";
 
 export interface LeaseManagerDeps {
   storage: StorageView;
-  /** Undoes what the lease governs (the core dispatches to the mount's backend). */
+  /**
+   * Undoes what the lease governs (the core dispatches to the mount's backend).
+   * It may call `forget` and `revokeByToken`, which never wait for a revocation in
+   * flight; calling `revoke`, `renew` or `setExpiry` from here could wait on itself.
+   */
   revoker: (lease: LeaseEntry) => Promise<void>;
   /** Asks the backend for a new TTL in seconds; the manager caps it at maxExpireTime. */
   renewer: (lease: LeaseEntry, increment: number) => Promise<{ ttl: number }>;
@@ -28,7 +32,7 @@ export interface LeaseManagerDeps {
   /** Unix ms; injected by tests. */
   now?: () => number;
   tickMs?: number;
-  /** Index keys read per storage scan. */
+  /** Most index keys read per storage scan, and most revocations recorded per transaction (default 1000). */
   batchSize?: number;
   /** Revocations in flight at once. */
   concurrency?: number;
@@ -47,6 +51,8 @@ export interface ExpirationManager extends LeaseManager {
 
 type FailurePolicy = "throw" | "retry" | "forget";
 type Outcome = "revoked" | "queued" | "missing";
+
+const FIRST_PAGE = 32;
 
 const leaseNotFound = () => badRequest("lease not found", "LK_ERR_LEASE_NOT_FOUND");
 const leaseExpired = () => badRequest("lease expired", "LK_ERR_LEASE_EXPIRED");
@@ -75,11 +81,13 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
   const { storage, revoker, renewer, logger } = deps;
   const now = deps.now ?? Date.now;
   const tickMs = deps.tickMs ?? 1000;
-  const batchSize = deps.batchSize ?? 256;
+  const batchSize = deps.batchSize ?? 1000;
   const concurrency = deps.concurrency ?? 16;
 
   /** Leases being revoked or renewed now; each promise settles (never rejects) when the outcome is stored. */
   const inflight = new Map<string, Promise<void>>();
+  /** Leases forgotten while in flight: their revocation must not write them back (as a retry or renewal). */
+  const forgotten = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let stopping = false;
@@ -136,6 +144,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       return await run;
     } finally {
       if (inflight.get(leaseId) === settled) inflight.delete(leaseId);
+      forgotten.delete(leaseId);
     }
   }
 
@@ -147,6 +156,8 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         await revoker(publicEntry(lease));
       } catch (err) {
         if (onFailure === "throw") throw err;
+        // Its revoker forgot it before failing: there is nothing left to retry or force.
+        if (forgotten.has(leaseId)) return "revoked";
         if (onFailure === "retry") {
           const next = withRetry(lease);
           await storage.transaction((tx) => writeLease(tx, next, lease));
@@ -170,6 +181,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       if (!lease) throw leaseNotFound();
       const { expire, at } = await decide(lease, now());
       const capped = capExpiry(expire, lease.maxExpireTime);
+      if (forgotten.has(leaseId)) throw leaseNotFound();
       const { retry: _pending, ...rest } = lease;
       const next: StoredLease = {
         ...rest,
@@ -180,6 +192,25 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       await storage.transaction((tx) => writeLease(tx, next, lease));
       return publicEntry(next);
     });
+  }
+
+  /**
+   * Applies `revokeKey` to every key under `prefix`, a page at a time with bounded
+   * concurrency; returns how many leases were revoked or queued, and throws the
+   * first failure once its page is done.
+   */
+  async function revokeEach(prefix: string, revokeKey: (key: string) => Promise<Outcome>): Promise<number> {
+    let count = 0;
+    let after: string | undefined;
+    for (;;) {
+      const keys = await storage.scan(prefix, after, batchSize);
+      const results = await settleWithLimit(keys, concurrency, revokeKey);
+      count += results.filter((r) => r.status === "fulfilled" && r.value !== "missing").length;
+      const failure = firstRejection(results);
+      if (failure) throw failure.reason;
+      if (keys.length < batchSize) return count;
+      after = keys[keys.length - 1];
+    }
   }
 
   function checkLive(lease: StoredLease, nowMs: number): void {
@@ -205,6 +236,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         inflight.set(leaseId, new Promise<void>((resolve) => (release = resolve)));
         releases.push(() => {
           inflight.delete(leaseId);
+          forgotten.delete(leaseId);
           release();
         });
         const lease = await load(leaseId);
@@ -219,17 +251,19 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
           failed.push({ previous: lease, next: withRetry(lease), err });
         }
       });
+      // A lease forgotten while its revocation failed is gone: it is not queued again.
+      const requeue = failed.filter(({ next }) => !forgotten.has(next.leaseId));
       if (revoked.length + failed.length + stale.length > 0) {
         await storage.transaction(async (tx) => {
           for (const lease of revoked) await deleteLease(tx, lease);
-          for (const { previous, next } of failed) await writeLease(tx, next, previous);
+          for (const { previous, next } of requeue) await writeLease(tx, next, previous);
           for (const key of stale) await tx.delete(key);
         });
       }
-      for (const { next, err } of failed) logRetry(next, err);
-      const broken = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      for (const { next, err } of requeue) logRetry(next, err);
+      const broken = firstRejection(results);
       if (broken) throw broken.reason;
-      return { revoked: revoked.length, failed: failed.length };
+      return { revoked: revoked.length, failed: requeue.length };
     } finally {
       for (const release of releases) release();
     }
@@ -240,8 +274,10 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
     const horizon = timeSegment(now());
     const total: TickResult = { revoked: 0, failed: 0 };
     let after: string | undefined;
+    // Small first page: an idle tick reads a handful of future keys; a backlog grows the page up to batchSize.
+    let limit = Math.min(batchSize, FIRST_PAGE);
     while (!stopping) {
-      const keys = await storage.scan(queue, after, batchSize);
+      const keys = await storage.scan(queue, after, limit);
       let due = 0;
       while (due < keys.length && dueSegment(keys[due]) <= horizon) due++;
       if (due > 0) {
@@ -250,7 +286,8 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         total.failed += result.failed;
         after = keys[due - 1];
       }
-      if (due < keys.length || keys.length < batchSize) break;
+      if (due < keys.length || keys.length < limit) break;
+      limit = Math.min(batchSize, limit * 4);
     }
     return total;
   }
@@ -341,10 +378,15 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
     },
 
     async forget(leaseId) {
-      await exclusive(leaseId, async () => {
+      const drop = async () => {
         const lease = await load(leaseId);
         if (lease) await storage.transaction((tx) => deleteLease(tx, lease));
-      });
+      };
+      if (!inflight.has(leaseId)) return exclusive(leaseId, drop);
+      // Called while the lease is being revoked, typically by its own revoker (revoking a
+      // token forgets the token's auth lease): waiting for that revocation would deadlock.
+      forgotten.add(leaseId);
+      await drop();
     },
 
     async revokePrefix(prefix, opts = {}) {
@@ -354,39 +396,19 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         return (await revokeOne(prefix, policy)) === "revoked" ? 1 : 0;
       }
       const dir = asDirectory(prefix);
-      let count = 0;
-      let after: string | undefined;
-      for (;;) {
-        const keys = await storage.scan(entryKey(dir), after, batchSize);
-        const results = await settleWithLimit(keys, concurrency, (key) => revokeOne(dir + key, policy));
-        count += results.filter((r) => r.status === "fulfilled" && r.value === "revoked").length;
-        const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        if (failure) throw failure.reason;
-        if (keys.length < batchSize) return count;
-        after = keys[keys.length - 1];
-      }
+      return revokeEach(entryKey(dir), (key) => revokeOne(dir + key, policy));
     },
 
-    async revokeByToken(tokenKey) {
+    revokeByToken(tokenKey) {
       const prefix = tokenIndexPrefix(tokenKey);
-      let count = 0;
-      let after: string | undefined;
-      for (;;) {
-        const keys = await storage.scan(prefix, after, batchSize);
-        const results = await settleWithLimit(keys, concurrency, async (key): Promise<Outcome> => {
-          const leaseId = await storage.getJSON<string>(prefix + key);
-          // A lease already being revoked (possibly the token's own auth lease, whose
-          // revoker brought us here) is left to that revocation.
-          if (leaseId === undefined || inflight.has(leaseId)) return "missing";
-          // Revoking a token must not fail on one backend: failures go to the retry queue.
-          return revokeOne(leaseId, "retry");
-        });
-        count += results.filter((r) => r.status === "fulfilled" && r.value !== "missing").length;
-        const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        if (failure) throw failure.reason;
-        if (keys.length < batchSize) return count;
-        after = keys[keys.length - 1];
-      }
+      return revokeEach(prefix, async (key) => {
+        const leaseId = await storage.getJSON<string>(prefix + key);
+        // A lease already being revoked (possibly the token's own auth lease, whose
+        // revoker brought us here) is left to that revocation.
+        if (leaseId === undefined || inflight.has(leaseId)) return "missing";
+        // Revoking a token must not fail on one backend: failures go to the retry queue.
+        return revokeOne(leaseId, "retry");
+      });
     },
 
     list(prefix) {

@@ -23,3 +23,6 @@ export async function settleWithLimit<T, R>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+export const firstRejection = <R>(results: PromiseSettledResult<R>[]) =>
+  results.find((r): r is PromiseRejectedResult => r.status === "rejected");

@@ -21,6 +21,7 @@ import {
   type CompiledPattern,
   type TemplatePart,
 } from "./pattern.js";
+import { createSegmentTrie } from "./segment-trie.js";
 import type { Acl, AclCheck, AclContext, AclPermissions, Policy } from "./types.js";
 
 interface Entry {
@@ -35,16 +36,18 @@ interface TemplatedEntry {
 
 const NO_METADATA: AclContext = { metadata: {} };
 
+/** Distinct metadata value combinations whose resolved templated rules an ACL keeps. */
+const TEMPLATE_CACHE_SIZE = 1024;
+
 /**
  * Compiles policies into one ACL. Rules with the same pattern are merged
  * across policies (deny overrides); for a request path the most specific
  * matching pattern wins by Vault's priority order (see `outranks`).
  *
- * Lookups avoid scanning every rule: exact paths are one map lookup, `*`
- * prefixes one lookup per distinct prefix length, and `+` patterns are
- * bucketed by the literal text before their first `+`, so only buckets whose
- * text is a segment-aligned prefix of the path are tried. Templated rules
- * depend on the token, so they are resolved per check; policies have few.
+ * A check does not scan every rule: exact paths are one map lookup, `*`
+ * prefixes one lookup per distinct prefix length, and `+` patterns sit in a
+ * trie over path segments. Templated rules depend on the token; they are
+ * resolved once per combination of the metadata values they use and cached.
  */
 export function compileAcl(policies: Policy[]): Acl {
   const names = [...new Set(policies.map((p) => p.name))].sort();
@@ -68,17 +71,19 @@ export function compileAcl(policies: Policy[]): Acl {
 
   const exact = new Map<string, Entry>();
   const prefixes = new Map<string, Entry>();
-  const segmentBuckets = new Map<string, Entry[]>();
+  const segmentRules = createSegmentTrie<Entry>();
   for (const [pattern, grant] of staticGrants) {
     const entry = { compiled: compilePattern(pattern), grant };
-    const { literal } = entry.compiled;
-    if (entry.compiled.segments) segmentBuckets.set(literal, [...(segmentBuckets.get(literal) ?? []), entry]);
-    else (entry.compiled.prefix ? prefixes : exact).set(literal, entry);
+    if (entry.compiled.segments) segmentRules.insert(entry);
+    else (entry.compiled.prefix ? prefixes : exact).set(entry.compiled.literal, entry);
   }
-  const descending = (keys: Iterable<string>) => [...new Set([...keys].map((k) => k.length))].sort((a, b) => b - a);
-  const prefixLengths = descending(prefixes.keys());
-  const segmentLengths = descending(segmentBuckets.keys());
+  const prefixLengths = [...new Set([...prefixes.keys()].map((k) => k.length))].sort((a, b) => b - a);
+
   const templated = [...templatedGrants.values()];
+  const templateKeys = [
+    ...new Set(templated.flatMap((t) => t.parts.flatMap((p) => (typeof p === "string" ? [] : [p.metadataKey])))),
+  ];
+  const resolvedCache = new Map<string, Entry[]>();
 
   function bestStatic(path: string): Entry | undefined {
     const hit = exact.get(path);
@@ -89,27 +94,35 @@ export function compileAcl(policies: Policy[]): Acl {
       best = prefixes.get(path.slice(0, length));
       if (best) break;
     }
-    for (const length of segmentLengths) {
-      // A `+` pattern whose first wildcard comes earlier than the best match's cannot outrank it.
-      if (best && length < best.compiled.firstWildcard) break;
-      if (length > path.length || (length > 0 && path[length - 1] !== "/")) continue;
-      for (const entry of segmentBuckets.get(path.slice(0, length)) ?? []) {
-        if (matchesPath(entry.compiled, path) && (!best || outranks(entry.compiled, best.compiled))) best = entry;
-      }
+    for (const entry of segmentRules.matches(path)) {
+      if (!best || outranks(entry.compiled, best.compiled)) best = entry;
     }
     return best;
   }
 
-  /** The winning entry for `path`, with same-pattern templated rules merged in. */
+  /** The templated rules resolved against this token's metadata; unresolvable ones are left out. */
+  function resolvedFor(ctx: AclContext): Entry[] {
+    const key = JSON.stringify(templateKeys.map((k) => (Object.hasOwn(ctx.metadata, k) ? ctx.metadata[k] : null)));
+    let resolved = resolvedCache.get(key);
+    if (!resolved) {
+      resolved = [];
+      for (const t of templated) {
+        const pattern = resolveTemplate(t.parts, ctx.metadata);
+        if (pattern !== undefined) resolved.push({ compiled: compilePattern(pattern), grant: t.grant });
+      }
+      if (resolvedCache.size >= TEMPLATE_CACHE_SIZE) resolvedCache.clear();
+      resolvedCache.set(key, resolved);
+    }
+    return resolved;
+  }
+
+  /** The winning entry for `path`, with templated rules of the same pattern merged in. */
   function lookup(path: string, ctx: AclContext): Entry | undefined {
     const staticBest = bestStatic(path);
     if (templated.length === 0) return staticBest;
     let best = staticBest;
     const matched: Entry[] = [];
-    for (const t of templated) {
-      const pattern = resolveTemplate(t.parts, ctx.metadata);
-      if (pattern === undefined) continue;
-      const entry = { compiled: compilePattern(pattern), grant: t.grant };
+    for (const entry of resolvedFor(ctx)) {
       if (!matchesPath(entry.compiled, path)) continue;
       matched.push(entry);
       if (!best || outranks(entry.compiled, best.compiled)) best = entry;

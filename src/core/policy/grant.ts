@@ -17,7 +17,17 @@ export const capabilityBit = (c: Capability) => 1 << CAPABILITIES.indexOf(c);
 export const DENY = capabilityBit("deny");
 export const ALL_BUT_DENY = CAPABILITIES.reduce((bits, c) => (c === "deny" ? bits : bits | capabilityBit(c)), 0);
 
-export const capabilitiesOf = (bits: number): Capability[] => CAPABILITIES.filter((c) => (bits & capabilityBit(c)) !== 0);
+const BY_BITS = new Map<number, readonly Capability[]>();
+
+/** The capabilities set in `bits`, in canonical order (memoized: checks ask on every request). */
+export function capabilitiesOf(bits: number): Capability[] {
+  let caps = BY_BITS.get(bits);
+  if (!caps) {
+    caps = CAPABILITIES.filter((c) => (bits & capabilityBit(c)) !== 0);
+    BY_BITS.set(bits, caps);
+  }
+  return [...caps];
+}
 
 export function grantOf(rule: PathRule): Grant {
   const bits = rule.capabilities.reduce((b, c) => b | capabilityBit(c), 0);

@@ -1,4 +1,3 @@
-import { hashValue } from "../audit/hash.js";
 import { badRequest } from "../errors.js";
 import type { PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
@@ -48,8 +47,7 @@ export function auditPaths(core: SysCore): PathDef[] {
       fields: { input: { type: "string", required: true } },
       ops: {
         update: async (req) => {
-          const salt = core.auditTable.salt(req.params.path);
-          return { data: { hash: hashValue(salt, req.data.input as string) } };
+          return { data: { hash: core.audit.hash(req.params.path, req.data.input as string) } };
         },
       },
     },

@@ -1,5 +1,6 @@
 import type { Barrier } from "../../storage/barrier.js";
 import type { AuditTable } from "../audit-table.js";
+import type { AuditBroker } from "../audit/broker.js";
 import { badRequest } from "../errors.js";
 import type { createMetrics } from "../metrics.js";
 import type { MountTable } from "../mounts.js";
@@ -21,6 +22,7 @@ export interface SysCore {
   sealType: "shamir" | "auto";
   router: Router;
   auditTable: AuditTable;
+  audit: AuditBroker;
   metrics: ReturnType<typeof createMetrics>;
   isSealed(): boolean;
   unsealed(): Promise<void>;

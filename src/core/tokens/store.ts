@@ -77,7 +77,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     // Vault: a periodic token's TTL is its period; otherwise the requested TTL
     // within the system max; root service tokens without a TTL never expire.
-    let ttl = period || Math.min(nonNegativeInt(params.ttl, "ttl") || (isRoot && type === "service" ? 0 : defaultTtl), maxTtl);
+    const requestedTtl = nonNegativeInt(params.ttl, "ttl") || (isRoot && type === "service" ? 0 : defaultTtl);
+    let ttl = period || Math.min(requestedTtl, maxTtl);
     if (explicitMaxTtl > 0 && (ttl === 0 || ttl > explicitMaxTtl)) ttl = explicitMaxTtl;
 
     const now = nowSeconds();
@@ -109,8 +110,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     }
 
     const token = params.id ?? newServiceToken();
-    if (params.id !== undefined && (params.id === "" || params.id.includes("."))) {
-      throw badRequest(`field "id" must be a non-empty string without "."`);
+    if (params.id !== undefined && (params.id === "" || params.id.startsWith(BATCH_PREFIX) || /\s/.test(params.id))) {
+      throw badRequest(`field "id" must be a non-empty string without spaces that does not start with "${BATCH_PREFIX}"`);
     }
     entry.key = keyOf(token);
     entry.accessor = newAccessor();
@@ -120,7 +121,9 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         kind: "auth",
         mountPath: "auth/token/",
         path: "create",
-        leaseId: `auth/token/create/${entry.key}`,
+        // Vault's lease ids for tokens: the creating path plus the token's key,
+        // so `revoke-prefix auth/kubernetes/` revokes every login of that mount.
+        leaseId: `${params.path}/${entry.key}`,
         ttl,
         maxExpireTime,
         renewable: entry.renewable,

@@ -51,6 +51,7 @@ describe("kvBackendFactory", () => {
       "config",
       "data/*path",
       "metadata",
+      "metadata/",
       "metadata/*path",
       "delete/*path",
       "undelete/*path",
@@ -66,11 +67,12 @@ describe("kvBackendFactory", () => {
     expect(await kvBackendFactory(context())).not.toBe(await kvBackendFactory(context()));
   });
 
-  it("routes like the core: *path needs a non-empty rest", () => {
+  it("routes through the core router: *path needs a non-empty rest", () => {
     const { backend } = createKvHarness();
     expect(findPath(backend.paths, "data/a/b")?.params).toEqual({ path: "a/b" });
     expect(findPath(backend.paths, "metadata/team/")?.params).toEqual({ path: "team/" });
     expect(findPath(backend.paths, "metadata")?.def.pattern).toBe("metadata");
+    expect(findPath(backend.paths, "metadata/")?.def.pattern).toBe("metadata/");
     expect(findPath(backend.paths, "data/")).toBeUndefined();
     expect(findPath(backend.paths, "config/x")).toBeUndefined();
   });

@@ -2,7 +2,7 @@ import type { Backend, BackendFactory } from "../../core/types.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { configPath } from "./path-config.js";
 import { dataPath } from "./path-data.js";
-import { metadataPath, metadataRootPath } from "./path-metadata.js";
+import { metadataPath, metadataRootPaths } from "./path-metadata.js";
 import { versionPaths } from "./path-versions.js";
 
 export interface KvBackendOptions {
@@ -14,7 +14,7 @@ export interface KvBackendOptions {
 export function createKvBackend(opts: KvBackendOptions = {}): Backend {
   const deps = { now: opts.now ?? (() => new Date()), lock: createKeyedLock() };
   return {
-    paths: [configPath(), dataPath(deps), metadataRootPath(), metadataPath(deps), ...versionPaths(deps)],
+    paths: [configPath(), dataPath(deps), ...metadataRootPaths(), metadataPath(deps), ...versionPaths(deps)],
   };
 }
 

@@ -25,7 +25,7 @@ describe("field readers", () => {
     expect(() => intField({ n: "" }, "n")).toThrow('field "n" must be an integer');
     expect(() => nonNegativeIntField({ cas: -1 }, "cas")).toThrow('field "cas" must not be negative');
     expect(() => boolField({ cas_required: "yes" }, "cas_required")).toThrow('field "cas_required" must be a boolean');
-    expect(() => durationField({ d: "-1s" }, "d")).toThrow('field "d" must not be negative');
+    expect(() => durationField({ d: "-1s" }, "d")).toThrow('field "d" must be a duration');
     expect(() => objectField({ options: [1] }, "options")).toThrow('field "options" must be an object');
     expect(() => objectField({ options: "x" }, "options")).toThrow('field "options" must be an object');
   });

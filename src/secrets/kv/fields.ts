@@ -1,10 +1,11 @@
 import { badRequest } from "../../core/errors.js";
-import { parseDurationSeconds } from "./duration.js";
+import { parseDuration } from "../../core/tokens/duration.js";
 
 /**
- * Typed readers for request data. Reads arrive as URL query strings and writes
- * as JSON, so each reader accepts both (`"2"` and `2`), and is a no-op on values
- * the core has already coerced to the declared schema. Absent or null → undefined.
+ * Typed readers for request data. The core coerces top-level fields to the
+ * declared schema; these narrow `unknown` to a type, and coerce what the core
+ * does not reach (`options.cas`, the `versions` list), accepting both query
+ * strings and JSON (`"2"` and `2`). Absent or null → undefined.
  */
 type Data = Record<string, unknown>;
 
@@ -31,13 +32,11 @@ export function boolField(data: Data, name: string): boolean | undefined {
   throw badRequest(`field "${name}" must be a boolean`);
 }
 
-/** Seconds, never negative. */
+/** Whole seconds, never negative. */
 export function durationField(data: Data, name: string): number | undefined {
   const value = data[name];
   if (value === undefined || value === null) return undefined;
-  const seconds = parseDurationSeconds(value, name);
-  if (seconds < 0) throw badRequest(`field "${name}" must not be negative`);
-  return seconds;
+  return parseDuration(value, name);
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

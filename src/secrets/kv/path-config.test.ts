@@ -28,11 +28,10 @@ describe("config", () => {
   it("validates its fields", async () => {
     await expect(h.write("config", { max_versions: -3 })).rejects.toMatchObject(bad('field "max_versions" must not be negative'));
     await expect(h.write("config", { cas_required: "sometimes" })).rejects.toMatchObject(bad('field "cas_required" must be a boolean'));
-    await expect(h.write("config", { delete_version_after: "-1h" })).rejects.toMatchObject(
-      bad('field "delete_version_after" must not be negative'),
-    );
-    await expect(h.write("config", { delete_version_after: "1 hour" })).rejects.toMatchObject(
-      bad('field "delete_version_after" must be a duration such as "30s", "1h30m" or a number of seconds'),
-    );
+    for (const value of ["-1h", "1 hour"]) {
+      await expect(h.write("config", { delete_version_after: value })).rejects.toMatchObject(
+        bad('field "delete_version_after" must be a duration such as "30s", "5m", "1h" or a number of seconds'),
+      );
+    }
   });
 });

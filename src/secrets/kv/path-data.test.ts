@@ -50,7 +50,7 @@ describe("data/<path> write", () => {
 
   it("refuses data that is not a JSON object", async () => {
     for (const data of ["text", 5, ["a"], true]) {
-      await expect(h.write("data/app", { data })).rejects.toMatchObject(bad("data must be an object"));
+      await expect(h.write("data/app", { data })).rejects.toMatchObject(bad('field "data" must be an object'));
     }
   });
 
@@ -228,7 +228,7 @@ describe("data/<path> patch", () => {
   it("refuses a patch without data", async () => {
     await h.write("data/app", { data: { a: "1" } });
     await expect(h.call("patch", "data/app", {})).rejects.toMatchObject(bad("no data provided"));
-    await expect(h.call("patch", "data/app", { data: [1] })).rejects.toMatchObject(bad("data must be an object"));
+    await expect(h.call("patch", "data/app", { data: [1] })).rejects.toMatchObject(bad('field "data" must be an object'));
   });
 });
 

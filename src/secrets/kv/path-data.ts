@@ -1,7 +1,7 @@
 import { badRequest, internalError } from "../../core/errors.js";
 import type { LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
-import { isObject, nonNegativeIntField, objectField } from "./fields.js";
+import { nonNegativeIntField, objectField } from "./fields.js";
 import { mergePatch } from "./merge-patch.js";
 import { type KvDeps, secretExists, secretNotFound, updateExistingMetadata, versionMetadataBody } from "./shared.js";
 import {
@@ -135,8 +135,7 @@ function effectiveDeleteAfter(key: number, mount: number): number {
 }
 
 function requiredData(data: Record<string, unknown>): SecretData {
-  const value = data.data;
-  if (value === undefined || value === null) throw badRequest("no data provided");
-  if (!isObject(value)) throw badRequest("data must be an object");
+  const value = objectField(data, "data");
+  if (!value) throw badRequest("no data provided");
   return value;
 }

@@ -147,7 +147,9 @@ describe("metadata list", () => {
   });
 
   it("lists the root with folders ending in /", async () => {
-    expect(await h.call("list", "metadata")).toEqual({ data: { keys: ["app", "app/", "team/", "zeta"] } });
+    const root = { data: { keys: ["app", "app/", "team/", "zeta"] } };
+    expect(await h.call("list", "metadata/")).toEqual(root);
+    expect(await h.call("list", "metadata")).toEqual(root);
   });
 
   it("lists a folder with or without a trailing slash", async () => {

@@ -43,13 +43,16 @@ export function metadataPath(deps: KvDeps): PathDef {
   };
 }
 
-/** `LIST metadata/` at the mount's root: the core does not give `*path` an empty match. */
-export function metadataRootPath(): PathDef {
-  return {
-    pattern: "metadata",
+/**
+ * Listing the mount's root: `*path` never matches an empty rest, so Vault's
+ * `LIST secret/metadata/` (what `kv list secret` sends) and `secret/metadata` get routes of their own.
+ */
+export function metadataRootPaths(): PathDef[] {
+  return ["metadata", "metadata/"].map((pattern) => ({
+    pattern,
     ops: { list: listKeys },
     help: "List the secrets at the root of the mount.",
-  };
+  }));
 }
 
 async function readMetadataOp(req: LogicalRequest): Promise<LogicalResponse> {

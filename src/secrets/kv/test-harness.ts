@@ -1,11 +1,16 @@
 import type { Backend, LogicalRequest, LogicalResponse, Operation, PathDef } from "../../core/types.js";
 import { notFound, unsupportedOperation } from "../../core/errors.js";
+import { coerceFields } from "../../core/fields.js";
+import { compileRoutes, matchRoute } from "../../core/router.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import type { PhysicalStore, StorageView } from "../../storage/types.js";
 import { createView } from "../../storage/view.js";
 import { createKvBackend } from "./backend.js";
 
-/** Test-only: drives the KV backend's handlers the way the core's router does, over an in-memory store. */
+/**
+ * Test-only: drives the KV backend's handlers as the core does (its router,
+ * existence check and field coercion), over an in-memory store, without HTTP.
+ */
 export interface KvHarness {
   backend: Backend;
   store: PhysicalStore;
@@ -16,8 +21,6 @@ export interface KvHarness {
   call(operation: Operation, path: string, data?: Record<string, unknown>, storage?: StorageView): Promise<LogicalResponse | undefined>;
   /** A write as the core makes it: `create` when the path's existence check says it is new, else `update`. */
   write(path: string, data?: Record<string, unknown>): Promise<LogicalResponse | undefined>;
-  /** Raw JSON at a key of the mount's view. */
-  stored(key: string): Promise<unknown>;
 }
 
 export function createKvHarness(start = Date.parse("2024-05-01T10:00:00.000Z")): KvHarness {
@@ -34,7 +37,7 @@ export function createKvHarness(start = Date.parse("2024-05-01T10:00:00.000Z")):
       operation,
       path,
       params: found.params,
-      data,
+      data: coerceFields(found.def.fields, data),
       mountPath: "secret/",
       connection: { remoteAddress: "127.0.0.1" },
       storage: view,
@@ -62,40 +65,15 @@ export function createKvHarness(start = Date.parse("2024-05-01T10:00:00.000Z")):
       const operation: Operation = def.exists && !(await def.exists(req)) ? "create" : "update";
       return harness.call(operation, path, data);
     },
-    stored: (key) => storage.getJSON<unknown>(key),
   };
   return harness;
 }
 
-/** Pattern matching as the core's router does it: `:name` one segment, `*name` a non-empty rest. */
+/** The route the core's router picks for a mount-relative path. */
 export function findPath(paths: PathDef[], path: string): { def: PathDef; params: Record<string, string> } | undefined {
-  for (const def of paths) {
-    const params = matchPattern(def.pattern, path);
-    if (params) return { def, params };
+  for (const route of compileRoutes(paths)) {
+    const params = matchRoute(route, path);
+    if (params) return { def: route.def, params };
   }
   return undefined;
-}
-
-function matchPattern(pattern: string, path: string): Record<string, string> | undefined {
-  const segments = pattern.split("/");
-  const parts = path.split("/");
-  const params: Record<string, string> = {};
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    if (segment.startsWith("*")) {
-      const rest = parts.slice(i).join("/");
-      if (rest === "") return undefined;
-      params[segment.slice(1)] = rest;
-      return params;
-    }
-    const part: string | undefined = parts[i];
-    if (part === undefined) return undefined;
-    if (segment.startsWith(":")) {
-      if (part === "") return undefined;
-      params[segment.slice(1)] = part;
-    } else if (segment !== part) {
-      return undefined;
-    }
-  }
-  return parts.length === segments.length ? params : undefined;
 }

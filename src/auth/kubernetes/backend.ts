@@ -1,0 +1,50 @@
+import type { Backend, BackendContext, BackendFactory } from "../../core/types.js";
+import { createClusterRegistry } from "./clusters.js";
+import { createKubeConnector } from "./kube-cluster.js";
+import { createLocalServiceAccountFiles, type LocalServiceAccountFiles } from "./local-files.js";
+import { accessIdPaths } from "./path-access-id.js";
+import { configPaths } from "./path-config.js";
+import { loginPath } from "./path-login.js";
+import { rolePaths } from "./path-role.js";
+import type { ClusterConnector } from "./types.js";
+
+export interface KubernetesBackendOptions {
+  /** Talks to clusters; tests pass fakes. Default: the kube client, with the reviewer identity order of Vault. */
+  connector?: ClusterConnector;
+  /** The server's own service-account files; default from the mount options or the standard paths. */
+  localFiles?: LocalServiceAccountFiles;
+  /** Milliseconds. */
+  now?: () => number;
+  /** For the in-cluster default of `kubernetes_host`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The `kubernetes` auth method. Mount options `service_account_token_path`
+ * and `service_account_ca_path` move the local token and CA files (tests, or
+ * a non-standard mount); only an operator who may enable auth methods sets them.
+ */
+export function createKubernetesBackend(ctx: BackendContext, opts: KubernetesBackendOptions = {}): Backend {
+  const now = opts.now ?? Date.now;
+  const local =
+    opts.localFiles ??
+    createLocalServiceAccountFiles({
+      tokenPath: ctx.config.options.service_account_token_path || undefined,
+      caPath: ctx.config.options.service_account_ca_path || undefined,
+      now,
+    });
+  const connector = opts.connector ?? createKubeConnector({ local, logger: ctx.logger, now });
+  const clusters = createClusterRegistry(connector, now, ctx.logger);
+  return {
+    paths: [
+      ...configPaths({ env: opts.env ?? process.env, onChange: (name) => clusters.forget(name) }),
+      ...rolePaths(),
+      ...accessIdPaths({ now }),
+      loginPath({ clusters, now, logger: ctx.logger }),
+    ],
+    stop: () => clusters.closeAll(),
+  };
+}
+
+/** Registered by the core as the `kubernetes` auth method type. */
+export const kubernetesBackendFactory: BackendFactory = (ctx) => createKubernetesBackend(ctx);

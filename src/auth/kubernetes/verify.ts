@@ -1,0 +1,161 @@
+import { compactVerify, createLocalJWKSet, errors as joseErrors, type JSONWebKeySet } from "jose";
+import { permissionDenied, upstreamError } from "../../core/errors.js";
+import type { Logger } from "../../core/types.js";
+import { ALLOWED_ALGORITHMS, serviceAccountUsername } from "./claims.js";
+import { publicKeysOf } from "./input.js";
+import { reviewCacheKey, type ReviewCache } from "./review-cache.js";
+import type { ClusterConfig, ClusterConnection, ReviewResult, ServiceAccountClaims, VerifiedIdentity } from "./types.js";
+
+/** Vault's default issuer of legacy service-account tokens. */
+export const DEFAULT_ISSUER = "kubernetes/serviceaccount";
+
+const POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";
+const POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid";
+
+/** One cluster config and what talks to its cluster. */
+export interface Cluster {
+  name: string;
+  config: ClusterConfig;
+  connection: ClusterConnection;
+  cache: ReviewCache;
+}
+
+export interface VerifyOptions {
+  /** The audiences the role asks for; also sent with the TokenReview. */
+  audiences: string[];
+  /** Milliseconds. */
+  now: () => number;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+const notAuthenticated = () => permissionDenied("token not authenticated");
+
+/**
+ * Verifies a service-account JWT against its cluster: issuer (when enabled),
+ * the signature against `pem_keys` or the JWKS (`validation: jwks`), else a
+ * TokenReview whose answer must name the same service account, uid, pod and
+ * audiences as the JWT. Returns the identity the cluster vouches for.
+ */
+export async function verifyWithCluster(
+  jwt: string,
+  claims: ServiceAccountClaims,
+  cluster: Cluster,
+  opts: VerifyOptions,
+): Promise<VerifiedIdentity> {
+  const { config } = cluster;
+  if (!config.disableIssValidation && claims.issuer !== (config.issuer || DEFAULT_ISSUER)) {
+    opts.logger.debug({ config: cluster.name }, "kubernetes login: issuer does not match the config");
+    throw permissionDenied("issuer not authorized");
+  }
+  const identity: VerifiedIdentity = {
+    namespace: claims.namespace,
+    name: claims.name,
+    uid: claims.uid,
+    secretName: claims.secretName,
+    ...(claims.podName !== undefined && { podName: claims.podName, podUid: claims.podUid }),
+    audiences: claims.audiences,
+  };
+  // Vault checks pem_keys locally before the TokenReview too; jwks mode has no TokenReview at all.
+  if (config.pemKeys.length > 0 || config.validation === "jwks") await verifySignature(jwt, cluster, opts);
+  if (config.validation === "jwks") return identity;
+
+  const review = await reviewWithCache(jwt, claims, cluster, opts);
+  checkReview(review, claims, opts);
+  if (opts.audiences.length > 0) identity.audiences = (review.audiences ?? []).filter((a) => opts.audiences.includes(a));
+  return identity;
+}
+
+async function reviewWithCache(jwt: string, claims: ServiceAccountClaims, cluster: Cluster, opts: VerifyOptions) {
+  const ttlMs = cluster.config.reviewCacheTtl * 1000;
+  const key = ttlMs > 0 ? reviewCacheKey(jwt, opts.audiences) : undefined;
+  const cached = key === undefined ? undefined : cluster.cache.get(key);
+  if (cached) return cached;
+  const review = await cluster.connection.reviewer.review(jwt, opts.audiences, opts.signal);
+  if (key !== undefined && review.authenticated) {
+    const until = opts.now() + ttlMs;
+    // Never reuse a review past the token's own expiry.
+    cluster.cache.set(key, review, claims.exp === undefined ? until : Math.min(until, claims.exp * 1000));
+  }
+  return review;
+}
+
+/** Vault's checks on the TokenReview status, plus the pod binding and audiences latchkey adds. */
+function checkReview(review: ReviewResult, claims: ServiceAccountClaims, opts: VerifyOptions): void {
+  const detail = (why: string) => opts.logger.debug({ namespace: claims.namespace, service_account: claims.name }, `kubernetes login: ${why}`);
+  if (!review.authenticated) {
+    detail(`TokenReview did not authenticate the token${review.error ? `: ${review.error.slice(0, 200)}` : ""}`);
+    throw notAuthenticated();
+  }
+  if (review.username !== serviceAccountUsername(claims.namespace, claims.name)) {
+    detail("TokenReview username does not match the token's service account");
+    throw notAuthenticated();
+  }
+  if (review.uid !== undefined && review.uid !== "" && review.uid !== claims.uid) {
+    detail("TokenReview uid does not match the token's service account uid");
+    throw notAuthenticated();
+  }
+  if (claims.podName !== undefined) {
+    const podNames = review.extra?.[POD_NAME_EXTRA] ?? [];
+    const podUids = review.extra?.[POD_UID_EXTRA];
+    if (!podNames.includes(claims.podName) || (podUids !== undefined && !podUids.includes(claims.podUid ?? ""))) {
+      detail("TokenReview does not confirm the token's pod");
+      throw permissionDenied("pod not authorized");
+    }
+  }
+  if (opts.audiences.length > 0 && !(review.audiences ?? []).some((a) => opts.audiences.includes(a))) {
+    detail("TokenReview audiences do not intersect the role's");
+    throw permissionDenied("audience not authorized");
+  }
+}
+
+/** The JWT's signature must verify with one of `pem_keys`, or with the cluster's JWKS (refetched once for an unknown key). */
+async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOptions): Promise<void> {
+  const pemKeys = publicKeysOf(cluster.config.pemKeys, "pem_keys");
+  if (pemKeys.length > 0) {
+    for (const key of pemKeys) {
+      if (await verifies(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }))) return;
+    }
+    opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with pem_keys");
+    throw notAuthenticated();
+  }
+  for (const refresh of [false, true]) {
+    const keySet = await cluster.connection.jwks.keySet({ refresh, signal: opts.signal });
+    const outcome = await verifyWithKeySet(jwt, keySet, cluster.name);
+    if (outcome === "verified") return;
+    if (outcome === "failed") break;
+  }
+  opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with the cluster's JWKS");
+  throw notAuthenticated();
+}
+
+async function verifyWithKeySet(jwt: string, keySet: JSONWebKeySet, configName: string): Promise<"verified" | "failed" | "no-key"> {
+  let keys: ReturnType<typeof createLocalJWKSet>;
+  try {
+    keys = createLocalJWKSet(keySet);
+  } catch (err) {
+    throw upstreamError(502, `kubernetes JWKS of config "${configName}" is not a valid JSON Web Key Set`, err);
+  }
+  try {
+    await compactVerify(jwt, keys, { algorithms: ALLOWED_ALGORITHMS });
+    return "verified";
+  } catch (err) {
+    if (err instanceof joseErrors.JWKSNoMatchingKey) return "no-key";
+    // Without a `kid` several keys may fit; jose hands them out to try one by one.
+    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+      for await (const key of err) {
+        if (await verifies(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }))) return "verified";
+      }
+    }
+    return "failed";
+  }
+}
+
+async function verifies(attempt: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await attempt();
+    return true;
+  } catch {
+    return false;
+  }
+}

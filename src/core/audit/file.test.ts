@@ -1,0 +1,127 @@
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createFileAuditDevice } from "./file.js";
+import { hashStrings, hashValue } from "./hash.js";
+
+const salt = new Uint8Array(32).fill(7);
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "latchkey-audit-file-"));
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("file audit device", () => {
+  it("creates the log 0600 and appends one line per entry, after what is there", async () => {
+    const filePath = join(dir, "audit.log");
+    await writeFile(filePath, '{"earlier":true}\n', { mode: 0o644 });
+    const device = createFileAuditDevice({ path: filePath, salt });
+    await device.open();
+    await device.write('{"n":1}');
+    await device.close();
+    expect(await readFile(filePath, "utf8")).toBe('{"earlier":true}\n{"n":1}\n');
+    expect((await stat(filePath)).mode & 0o777).toBe(0o600);
+  });
+
+  it("honours a configured mode", async () => {
+    const filePath = join(dir, "audit.log");
+    const device = createFileAuditDevice({ path: filePath, salt, mode: 0o640 });
+    await device.write("{}");
+    await device.close();
+    expect((await stat(filePath)).mode & 0o777).toBe(0o640);
+    expect(device.options).toEqual({ file_path: filePath, mode: "0640" });
+  });
+
+  it("keeps lines whole and in order under concurrent writes", async () => {
+    const filePath = join(dir, "audit.log");
+    const device = createFileAuditDevice({ path: filePath, salt });
+    const pad = "x".repeat(5000);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => device.write(JSON.stringify({ i, pad }))));
+    await device.close();
+    const lines = (await readFile(filePath, "utf8")).trimEnd().split("\n");
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
+
+  it("writes to a fresh file after rotation and reopen", async () => {
+    const filePath = join(dir, "audit.log");
+    const device = createFileAuditDevice({ path: filePath, salt });
+    await device.write('{"before":1}');
+    await rename(filePath, filePath + ".1");
+    await device.reopen();
+    await device.write('{"after":1}');
+    await device.close();
+    expect(await readFile(filePath + ".1", "utf8")).toBe('{"before":1}\n');
+    expect(await readFile(filePath, "utf8")).toBe('{"after":1}\n');
+  });
+
+  it("reports a write that cannot be done, and recovers once it can", async () => {
+    const filePath = join(dir, "logs", "audit.log");
+    const device = createFileAuditDevice({ path: filePath, salt });
+    await expect(device.write("{}")).rejects.toThrow(/ENOENT/);
+    await mkdir(join(dir, "logs"));
+    await device.write('{"ok":1}');
+    await device.close();
+    expect(await readFile(filePath, "utf8")).toBe('{"ok":1}\n');
+  });
+
+  it("writes to stdout when the path is stdout", async () => {
+    const written: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      const callback = rest.find((r): r is (err?: Error | null) => void => typeof r === "function");
+      callback?.();
+      return true;
+    });
+    const device = createFileAuditDevice({ path: "stdout", salt });
+    await device.open();
+    await device.write('{"to":"stdout"}');
+    expect(written).toEqual(['{"to":"stdout"}\n']);
+  });
+
+  it("hashes with its salt and refuses a short salt", () => {
+    const device = createFileAuditDevice({ path: "discard", salt });
+    expect(device.hash("value")).toBe(hashValue(salt, "value"));
+    expect(() => createFileAuditDevice({ path: "discard", salt: new Uint8Array(8) })).toThrow(
+      "audit device salt must be at least 16 bytes",
+    );
+  });
+});
+
+describe("hashStrings", () => {
+  const h = (s: string) => `H(${s})`;
+
+  it("hashes every string value, keeps keys, numbers, booleans and null", () => {
+    const input = { a: "x", n: 1, b: false, z: null, list: ["y", 2, { deep: "w" }], nested: { k: "v" } };
+    expect(hashStrings(input, h)).toEqual({
+      a: "H(x)",
+      n: 1,
+      b: false,
+      z: null,
+      list: ["H(y)", 2, { deep: "H(w)" }],
+      nested: { k: "H(v)" },
+    });
+    expect(input.a).toBe("x");
+  });
+
+  it("hashes what is not JSON as its string form so nothing escapes in plaintext", () => {
+    const circular: Record<string, unknown> = { name: "loop" };
+    circular.self = circular;
+    expect(
+      hashStrings({ bytes: new Uint8Array([1, 2, 3]), when: new Date(0), big: 10n, fn: () => 1, circular }, h),
+    ).toEqual({
+      bytes: "H(AQID)",
+      when: "H(1970-01-01T00:00:00.000Z)",
+      big: "H(10)",
+      fn: undefined,
+      circular: { name: "H(loop)", self: "[circular]" },
+    });
+  });
+
+  it("matches Vault's hmac-sha256 format", () => {
+    expect(hashValue(new TextEncoder().encode("salt-of-sixteen-bytes"), "foo")).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+  });
+});

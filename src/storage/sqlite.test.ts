@@ -1,0 +1,77 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { runPhysicalStoreConformance } from "./conformance.js";
+import { createSqliteStore } from "./sqlite.js";
+
+/** A fresh store at `relativePath` in a temp dir; `cleanup` closes it and removes the dir. */
+async function tempStore(relativePath = "latchkey.db") {
+  const dir = await mkdtemp(join(tmpdir(), "latchkey-sqlite-"));
+  const path = join(dir, relativePath);
+  const store = createSqliteStore(path);
+  const cleanup = async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { path, store, cleanup };
+}
+
+runPhysicalStoreConformance("sqlite", () => tempStore());
+
+describe("sqlite store", () => {
+  it("creates parent directories and keeps the database and its WAL private (0600)", async () => {
+    const { path, store, cleanup } = await tempStore("nested/deeper/latchkey.db");
+    await store.put("k", new Uint8Array([1]));
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(`${path}-wal`)).mode & 0o777).toBe(0o600);
+    await cleanup();
+  });
+
+  it("uses WAL with synchronous=NORMAL and a WITHOUT ROWID kv table", async () => {
+    const { path, store, cleanup } = await tempStore();
+    await store.put("k", new Uint8Array([1]));
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    const sql = db.prepare<[], string>("SELECT sql FROM sqlite_master WHERE name = 'kv'").pluck().get();
+    expect(sql).toMatch(/WITHOUT ROWID/);
+    db.close();
+    await cleanup();
+  });
+
+  it("keeps data across close and reopen", async () => {
+    const { path, store, cleanup } = await tempStore();
+    await store.put("a/b", new Uint8Array([1, 2, 3]));
+    await store.close();
+    const reopened = createSqliteStore(path);
+    expect(await reopened.get("a/b")).toEqual(new Uint8Array([1, 2, 3]));
+    await reopened.close();
+    await cleanup();
+  });
+
+  it("lists a child with a huge subtree by seeking past it, not reading it", async () => {
+    const { store, cleanup } = await tempStore();
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < 50_000; i++) await tx.put(`big/deep/${String(i).padStart(6, "0")}`, new Uint8Array([1]));
+      await tx.put("big/a", new Uint8Array([1]));
+      await tx.put("big/z", new Uint8Array([1]));
+    });
+    // One scan reads the whole 50k-key subtree; twenty lists must together cost
+    // less than that, which holds only if each list seeks past the subtree.
+    let started = performance.now();
+    expect(await store.scan("big/deep/")).toHaveLength(50_000);
+    const scanTime = performance.now() - started;
+    started = performance.now();
+    for (let i = 0; i < 20; i++) expect(await store.list("big/")).toEqual(["a", "deep/", "z"]);
+    expect(performance.now() - started).toBeLessThan(scanTime);
+    await cleanup();
+  });
+
+  it("reports database failures as 503 upstream errors", async () => {
+    const { store, cleanup } = await tempStore();
+    await store.close();
+    await expect(store.get("k")).rejects.toMatchObject({ status: 503, code: "LK_ERR_UPSTREAM" });
+    await cleanup();
+  });
+});
