@@ -98,7 +98,9 @@ function connectionError(address: string, err: unknown): ConnectionError {
   const code = errorCode(err);
   const detail = innermostMessage(err);
   let hint = `Is a latchkey server running there? Set LATCHKEY_ADDR or -address to the server's address.`;
-  if (code !== undefined && (TLS_CODES.has(code) || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL"))) {
+  if (code !== undefined && code.includes("WRONG_VERSION_NUMBER")) {
+    hint = "The server does not answer https at this address: check http:// versus https:// in the address.";
+  } else if (code !== undefined && (TLS_CODES.has(code) || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL"))) {
     hint = "Set LATCHKEY_CACERT (or -ca-cert) to the PEM file of the CA that issued the server's certificate.";
   } else if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
     hint = "The server did not answer in time.";
@@ -165,7 +167,9 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     }
     const raw = await response.body.text();
     const status = response.statusCode;
-    if (status === 404 && req.emptyOn404) return undefined;
+    // Vault answers "nothing stored here" with 404 and an empty error list; a 404
+    // that carries messages (no such mount, unsupported path) is a real error.
+    if (status === 404 && req.emptyOn404 && parseErrors(raw).length === 0) return undefined;
     if (status >= 400) {
       throw new ApiError(req.method, base, status, parseErrors(raw).map(redact), redact(raw.slice(0, 2000)));
     }

@@ -13,8 +13,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Renders a value the way the table output of Vault-style CLIs does (Go's `%v`):
- * `<nil>`, `[a b]`, `map[k:v]` with sorted keys. Scripts that scrape tables rely on it.
+ * Renders a value for table output as Go's `%v` does: `<nil>`, `[a b]`,
+ * `map[k:v]` with sorted keys, so that scripts scraping compatible CLIs' tables keep working.
  */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return "<nil>";

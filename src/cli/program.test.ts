@@ -78,7 +78,7 @@ describe("program", () => {
     expect(fake.server.requests[0].headers["x-vault-token"]).toBe("lks.saved");
   });
 
-  it("server runs runServer with the flags, Vault-style aliases included", async () => {
+  it("server runs runServer with the flags, -dev-root-token-id and -dev-listen-address aliases included", async () => {
     server.runServer.mockResolvedValue(undefined);
     const result = await runLatchkey(["server", "-dev", "-dev-root-token-id=root", "-dev-listen-address", "127.0.0.1:8300", "-log-level=debug"]);
     expect(result.code).toBe(0);

@@ -259,7 +259,7 @@ export function createCore(opts: CoreOptions) {
     }
     logical.data = coerceFields(def.fields, logical.data);
 
-    const auditReq: AuditRequest = auditRequestOf(logical, mount, path);
+    const auditReq: AuditRequest = auditRequestOf(logical, mount, path, req.token);
     await audit.logRequest(auditReq);
 
     let resp: (LogicalResponse & { authResult?: TokenAuthResult }) | undefined;
@@ -377,11 +377,13 @@ export function createCore(opts: CoreOptions) {
 
 export type Core = ReturnType<typeof createCore>;
 
-function auditRequestOf(req: LogicalRequest, mount: MountedBackend, path: string): AuditRequest {
+/** The raw token goes to the broker, which hashes it, so sys/audit-hash of a token finds it in the log. */
+function auditRequestOf(req: LogicalRequest, mount: MountedBackend, path: string, token?: string): AuditRequest {
   return {
     time: new Date().toISOString(),
     auth: req.auth
       ? {
+          clientToken: token,
           clientTokenKey: req.auth.key,
           accessor: req.auth.accessor,
           displayName: req.auth.displayName,

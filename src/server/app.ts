@@ -20,8 +20,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const serverOpts: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
     bodyLimit: opts.maxRequestSize,
     logger: false,
-    // Vault paths are case-sensitive and may end with a slash (`sys/mounts/secret/`).
-    ignoreTrailingSlash: false,
     return503OnClosing: true,
     ...(opts.https ? { https: opts.https } : {}),
   };

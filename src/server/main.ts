@@ -148,6 +148,8 @@ export async function runServer(opts: ServerOptions): Promise<void> {
         resolve();
       });
     };
+    // Log rotation: reopen audit files (Vault's SIGHUP behaviour).
+    process.on("SIGHUP", () => void server.core.audit.reopen());
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
   });

@@ -25,8 +25,11 @@ describe("a real Vault client (node-vault) against latchkey", () => {
   });
 
   it("creates and looks up a token", async () => {
-    const created = await client.tokenCreate({ policies: ["default"], ttl: "1h", meta: { team: "a" } });
+    // node-vault switches a client to the token it creates, as with its logins.
+    const creator = vault({ apiVersion: "v1", endpoint: server.address, token: ROOT });
+    const created = await creator.tokenCreate({ policies: ["default"], ttl: "1h", meta: { team: "a" } });
     expect(created.auth.client_token).toMatch(/^lks\./);
+    expect(creator.token).toBe(created.auth.client_token);
     const looked = await client.tokenLookup({ token: created.auth.client_token });
     expect(looked.data.policies).toEqual(["default"]);
     expect(looked.data.meta).toEqual({ team: "a" });

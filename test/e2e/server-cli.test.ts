@@ -49,7 +49,9 @@ describe("dev server driven by the CLI and by HTTP", () => {
     const dir = mkdtempSync(join(tmpdir(), "latchkey-e2e-"));
     const file = join(dir, "cert.pem");
     writeFileSync(file, "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n");
-    expect(runCli(["write", "secret/data/files/a", `data=-`], env, JSON.stringify({ f: "from-stdin" })).code).toBe(0);
+    expect(runCli(["write", "secret/data/files/a", "-"], env, JSON.stringify({ data: { f: "from-stdin" } })).code).toBe(0);
+    expect(runCli(["kv", "put", "secret/files/c", "note=-"], env, "value from stdin").code).toBe(0);
+    expect(runCli(["kv", "get", "-field=note", "secret/files/c"], env).stdout.trim()).toBe("value from stdin");
     const read = runCli(["read", "-format=json", "secret/data/files/a"], env);
     expect(JSON.parse(read.stdout).data.data).toEqual({ f: "from-stdin" });
     expect(runCli(["kv", "put", "secret/files/b", `cert=@${file}`], env).code).toBe(0);

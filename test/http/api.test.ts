@@ -261,6 +261,8 @@ describe("audit", () => {
     const hash = (await s.request("PUT", "sys/audit-hash/file", { body: { input: "hunter2-very-secret" } })).json.data.hash;
     expect(hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
     expect(text).toContain(hash);
+    const tokenHash = (await s.request("PUT", "sys/audit-hash/file", { body: { input: ROOT_TOKEN } })).json.data.hash;
+    expect(text).toContain(tokenHash);
     expect((await s.request("GET", "sys/audit")).json.data["file/"]).toMatchObject({ type: "file" });
     expect((await s.request("DELETE", "sys/audit/file")).status).toBe(204);
   });

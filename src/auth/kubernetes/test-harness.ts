@@ -9,7 +9,7 @@ import type { StorageView } from "../../storage/types.js";
 import { createView } from "../../storage/view.js";
 import { createKubernetesBackend } from "./backend.js";
 import type { LocalServiceAccountFiles } from "./local-files.js";
-import type { ClusterConnection, ReviewResult } from "./types.js";
+import type { ClusterConnection, ClusterConnector, ReviewResult } from "./types.js";
 
 /** Test-only: a Unix time in seconds the harness clock starts at. */
 export const T0 = 1_714_557_600;
@@ -179,7 +179,8 @@ async function realisticReview(cluster: FakeCluster, jwt: string, audiences: str
   } catch {
     return { authenticated: false, error: "invalid bearer token" };
   }
-  if (typeof claims.exp === "number" && claims.exp * 1000 < cluster.now()) {
+  // The API server allows a minute of clock skew, as latchkey does.
+  if (typeof claims.exp === "number" && (claims.exp + 60) * 1000 < cluster.now()) {
     return { authenticated: false, error: "token has expired" };
   }
   const k8s = claims["kubernetes.io"] as
@@ -222,6 +223,9 @@ export interface K8sHarness {
 export interface HarnessOptions {
   localFiles?: LocalServiceAccountFiles;
   mountPath?: string;
+  env?: Record<string, string | undefined>;
+  /** Replaces the fake clusters (e.g. the real connector over a fake kube client). */
+  connector?: ClusterConnector;
 }
 
 export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions = {}): Promise<K8sHarness> {
@@ -236,10 +240,11 @@ export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions =
       { storage, mountPath, config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options: {} }, logger },
       {
         now,
-        env: {},
+        env: opts.env ?? {},
         localFiles: opts.localFiles ?? { token: async () => undefined, caCert: async () => undefined },
-        connector: (config) => {
+        connector: (config, name) => {
           harness.connectionsBuilt++;
+          if (opts.connector) return opts.connector(config, name);
           const cluster = clusters.get(config.kubernetesHost) ?? clusters.get(HOST);
           if (!cluster) throw new Error("no fake cluster");
           return cluster.connection();
@@ -254,28 +259,20 @@ export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions =
       time += ms;
     },
     now,
-    async call(operation, path, data = {}, remoteAddress = "10.0.0.7") {
-      const { req, handler } = route(harness.backend, operation, path, data, storage, mountPath, remoteAddress);
-      return handler(req);
-    },
+    call: (operation, path, data = {}) => invoke(operation, path, data),
     async write(path, data = {}) {
-      const { req } = route(harness.backend, "update", path, data, storage, mountPath);
-      const def = harness.backend.paths.find((p) => p.pattern === req.path || matches(p.pattern, req.path));
-      const operation: Operation = def?.exists && !(await def.exists(req)) ? "create" : "update";
-      return harness.call(operation, path, data);
+      const { req, def } = route(harness.backend, "update", path, data, storage, mountPath);
+      const operation: Operation = def.exists && !(await def.exists(req)) ? "create" : "update";
+      return invoke(operation, path, data);
     },
-    login: (data, remoteAddress) =>
-      (harness.call as (o: Operation, p: string, d: Record<string, unknown>, r?: string) => Promise<LogicalResponse | undefined>)(
-        "update",
-        "login",
-        data,
-        remoteAddress,
-      ),
+    login: (data, remoteAddress) => invoke("update", "login", data, remoteAddress),
+  };
+  const invoke = async (operation: Operation, path: string, data: Record<string, unknown>, remoteAddress?: string) => {
+    const { req, handler } = route(harness.backend, operation, path, data, storage, mountPath, remoteAddress);
+    return handler(req);
   };
   return harness;
 }
-
-const matches = (pattern: string, path: string) => compileRoutes([{ pattern, ops: {} }]).some((r) => matchRoute(r, path));
 
 /** Routes as the core does: router, field coercion, the `create`→`update` fallback. */
 function route(
@@ -292,7 +289,7 @@ function route(
     if (!params) continue;
     const def = compiled.def;
     const handler = def.ops[operation] ?? (operation === "create" ? def.ops.update : undefined);
-    if (!handler) throw unsupportedOperation();
+    if (!handler) throw unsupportedOperation(`unsupported operation ${operation} on "${path}"`);
     const req: LogicalRequest = {
       operation,
       path,
@@ -303,7 +300,7 @@ function route(
       storage,
       requestId: "test-request",
     };
-    return { req, handler };
+    return { req, handler, def };
   }
   throw notFound();
 }
