@@ -253,11 +253,11 @@ export function createCore(opts: CoreOptions) {
     const handler = def.ops[operation] ?? (operation === "create" ? def.ops.update : undefined);
     if (!handler) throw unsupportedOperation(`unsupported operation ${operation} on "${path}"`);
 
+    logical.data = coerceFields(def.fields, logical.data);
     if (auth) {
-      await authorize(auth, path, operation, def.sudo === true);
+      await authorize(auth, path, operation, def.sudo === true, logical.data);
       await unsealedState?.tokens.use(auth);
     }
-    logical.data = coerceFields(def.fields, logical.data);
 
     const auditReq: AuditRequest = auditRequestOf(logical, mount, path, req.token);
     await audit.logRequest(auditReq);
@@ -316,12 +316,27 @@ export function createCore(opts: CoreOptions) {
     return entry;
   }
 
-  async function authorize(auth: TokenEntry, path: string, operation: Operation, needsSudo: boolean) {
+  async function authorize(
+    auth: TokenEntry,
+    path: string,
+    operation: Operation,
+    needsSudo: boolean,
+    data: Record<string, unknown>,
+  ) {
     const acl = await core.services.policies.aclFor(auth.policies);
-    const result = acl.check(path, operation, { metadata: auth.metadata });
+    const ctx = { metadata: auth.metadata };
+    const result = acl.check(path, operation, ctx);
     if (!result.allowed || (needsSudo && !result.sudo)) {
       logger.debug({ path, operation, accessor: auth.accessor }, "request denied by policy");
       throw permissionDenied();
+    }
+    // allowed_parameters / denied_parameters / required_parameters apply to writes.
+    if (operation === "create" || operation === "update" || operation === "patch") {
+      const params = acl.checkParameters(path, data, ctx);
+      if (!params.allowed) {
+        logger.debug({ path, operation, accessor: auth.accessor, reason: params.reason }, "request denied by policy parameters");
+        throw permissionDenied(params.reason);
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import type { Logger } from "../../src/core/types.js";
 import { buildServer } from "../../src/server/main.js";
 import { DEFAULT_CONFIG, type ServerConfig } from "../../src/server/config.js";
 
@@ -15,9 +16,9 @@ export interface TestResponse {
 }
 
 /** A dev-mode server driven by in-process injection (no sockets). */
-export async function devServer(overrides: Partial<ServerConfig> = {}) {
+export async function devServer(overrides: Partial<ServerConfig> = {}, logger: Logger = pino({ level: "silent" })) {
   const cfg: ServerConfig = { ...structuredClone(DEFAULT_CONFIG), storage: { type: "memory" }, ...overrides };
-  const server = await buildServer(cfg, { dev: true, devRootToken: ROOT_TOKEN, logger: pino({ level: "silent" }) });
+  const server = await buildServer(cfg, { dev: true, devRootToken: ROOT_TOKEN, logger });
   const request = async (
     method: Method,
     path: string,

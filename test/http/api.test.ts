@@ -294,3 +294,21 @@ describe("metrics", () => {
     expect(res.text).toContain("latchkey_request_duration_seconds");
   });
 });
+
+describe("policy parameter constraints", () => {
+  it("enforces allowed_parameters and denied_parameters on writes", async () => {
+    await s.request("PUT", "sys/policies/acl/params", {
+      body: {
+        policy: `path "sys/mounts/*" {
+  capabilities = ["create", "update"]
+  allowed_parameters = { "type" = ["kv"], "options" = [], "description" = [] }
+}`,
+      },
+    });
+    const token = (await s.request("POST", "auth/token/create", { body: { policies: ["params"] } })).json.auth.client_token;
+    expect((await s.request("POST", "sys/mounts/ok", { token, body: { type: "kv" } })).status).toBe(204);
+    const bad = await s.request("POST", "sys/mounts/bad", { token, body: { type: "kv", config: { max_lease_ttl: "1h" } } });
+    expect(bad.status).toBe(403);
+    expect(bad.json.errors).toEqual(['permission denied: parameter "config" is not allowed']);
+  });
+});

@@ -8,7 +8,8 @@ import type { AccessIdRecord, AccessKeyType } from "./types.js";
 
 const CREATE_FIELDS: Record<string, FieldSchema> = {
   ...ROLE_FIELDS,
-  name: { type: "string", required: true, description: "Name of the role the access id logs in to" },
+  // Not `required`: the schema also applies to LIST on this path.
+  name: { type: "string", description: "Name of the role the access id logs in to (required)" },
   key_type: { type: "string", description: "Signing key type: ec (P-256, default) or rsa (2048 bits)" },
 };
 
@@ -55,6 +56,7 @@ export function accessIdPaths(opts: { now: () => number }): PathDef[] {
 
 async function createAccessId(req: LogicalRequest, now: () => number): Promise<LogicalResponse> {
   const name = req.data.name;
+  if (name === undefined || name === "") throw badRequest(`missing required field "name"`);
   if (typeof name !== "string" || !isValidName(name)) throw badRequest(`invalid role name ${quoted(String(name))}`);
   if (await getRole(req.storage, name)) throw badRequest(`role "${name}" already exists`);
   const keyType = keyTypeOf(req.data.key_type);

@@ -103,7 +103,7 @@ describe("service tokens", () => {
     await expectError(h.tokens.renew(entry), 400, "token is not renewable");
   });
 
-  it("accepts a chosen id only without dots, and only once", async () => {
+  it("accepts a chosen id (not a batch-token lookalike, no spaces), and only once", async () => {
     const h = tokenHarness();
     const created = await h.tokens.create({ policies: ["root"], path: "auth/token/root", noParent: true, id: "root" });
     expect(created.token).toBe("root");
@@ -113,11 +113,15 @@ describe("service tokens", () => {
       400,
       "token already exists",
     );
-    await expectError(
-      h.tokens.create({ policies: ["root"], path: "auth/token/root", id: "a.b" }),
-      400,
-      'field "id" must be a non-empty string without "."',
-    );
+    const dotted = await h.tokens.create({ policies: ["root"], path: "auth/token/root", noParent: true, id: "lks.dev-root" });
+    expect((await h.tokens.lookup("lks.dev-root"))?.key).toBe(dotted.entry.key);
+    for (const id of ["lkb.forged", "a b", ""]) {
+      await expectError(
+        h.tokens.create({ policies: ["root"], path: "auth/token/root", id }),
+        400,
+        'field "id" must be a non-empty string without spaces that does not start with "lkb."',
+      );
+    }
     expect(h.calls.forget).toEqual([]);
   });
 });
