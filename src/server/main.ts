@@ -117,7 +117,10 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   try {
     cfg = opts.config ? loadConfigFile(opts.config) : structuredClone(DEFAULT_CONFIG);
     // Dev mode runs on the embedded default, SQLite, in a throwaway directory.
-    if (opts.dev && !opts.config) cfg.storage = { type: "sqlite", path: join(devDir(), "latchkey.db") };
+    if (opts.dev) {
+      cfg.storage = { type: "sqlite", path: join(devDir(), "latchkey.db") };
+      cfg.seal = { type: "shamir" };
+    }
     if (opts.listen) {
       parseHostPort(opts.listen, "--listen");
       cfg.listener.address = opts.listen;
@@ -134,7 +137,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
 
   const server = await startServer(cfg, { dev: opts.dev, devRootToken: opts.devRootToken });
   process.stdout.write(banner(server, cfg));
-  if (opts.dev && !opts.config && cfg.storage.type === "sqlite") {
+  if (opts.dev && cfg.storage.type === "sqlite") {
     const dir = dirname(cfg.storage.path);
     process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   }
