@@ -3,7 +3,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 /** Prometheus metrics of one core (a registry each, so tests can run several cores in one process). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "latchkey_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "latchkey_" });
   const requests = new Histogram({
     name: "latchkey_request_duration_seconds",
     help: "Time to handle a /v1 request, by mount type and operation",

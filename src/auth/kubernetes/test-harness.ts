@@ -218,6 +218,8 @@ export interface K8sHarness {
   /** A write, `create` or `update` as the path's existence check decides. */
   write(path: string, data?: Record<string, unknown>): Promise<LogicalResponse | undefined>;
   login(data: Record<string, unknown>, remoteAddress?: string): Promise<LogicalResponse | undefined>;
+  /** The path's existence check (create vs update for the ACL); undefined when it has none. */
+  exists(path: string): Promise<boolean | undefined>;
 }
 
 export interface HarnessOptions {
@@ -266,6 +268,10 @@ export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions =
       return invoke(operation, path, data);
     },
     login: (data, remoteAddress) => invoke("update", "login", data, remoteAddress),
+    async exists(path) {
+      const { req, def } = route(harness.backend, "update", path, {}, storage, mountPath);
+      return def.exists?.(req);
+    },
   };
   const invoke = async (operation: Operation, path: string, data: Record<string, unknown>, remoteAddress?: string) => {
     const { req, handler } = route(harness.backend, operation, path, data, storage, mountPath, remoteAddress);
