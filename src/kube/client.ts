@@ -31,6 +31,8 @@ export interface RequestOptions {
   query?: Record<string, QueryValue>;
   /** Default `application/json`; PATCH takes `application/merge-patch+json` and friends. */
   contentType?: string;
+  /** Default `application/json`. `/openid/v1/jwks` answers 406 to that and wants `application/jwk-set+json`. */
+  accept?: string;
 }
 
 /** The one client through which latchkey talks to a Kubernetes API server. */
@@ -115,7 +117,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
   ): Promise<{ status: number; text: string; retryAfter?: string; token?: string }> {
     opts.signal?.throwIfAborted();
     const token = await bearer();
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": "latchkey" };
+    const headers: Record<string, string> = { accept: opts.accept ?? "application/json", "user-agent": "latchkey" };
     if (token) headers.authorization = `Bearer ${token}`;
     if (payload !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -248,8 +250,10 @@ const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
+  406: "NotAcceptable",
   409: "Conflict",
   410: "Expired",
+  415: "UnsupportedMediaType",
   422: "Invalid",
   429: "TooManyRequests",
   500: "InternalError",

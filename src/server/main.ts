@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { createCore, type Core } from "../core/core.js";
 import type { BackendRegistry } from "../core/mounts.js";
 import type { Logger } from "../core/types.js";
+import { kubernetesBackendFactory } from "../auth/kubernetes/index.js";
 import { kvBackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { createSqliteStore } from "../storage/sqlite.js";
@@ -25,6 +26,7 @@ export interface ServerOptions {
 /** Every secrets engine and auth method type latchkey can mount; a new one is one line here. */
 export const BACKENDS: BackendRegistry = {
   kv: kvBackendFactory,
+  kubernetes: kubernetesBackendFactory,
 };
 
 export interface RunningServer {

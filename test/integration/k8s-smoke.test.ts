@@ -88,7 +88,7 @@ describe("kubernetes control plane smoke test", () => {
   it("publishes OIDC discovery anonymously, and its keys verify the token", async () => {
     const anonymous = clientAs();
     const discovery = await anonymous.get<{ issuer: string; jwks_uri: string }>("/.well-known/openid-configuration");
-    const jwks = await anonymous.get<JSONWebKeySet>("/openid/v1/jwks");
+    const jwks = await anonymous.get<JSONWebKeySet>("/openid/v1/jwks", { accept: "application/jwk-set+json" });
     expect(new URL(discovery.jwks_uri).pathname).toBe("/openid/v1/jwks");
     const { payload } = await jwtVerify(workloadToken, createLocalJWKSet(jwks), {
       issuer: discovery.issuer,

@@ -3,6 +3,7 @@ import { SignJWT } from "jose";
 import { upstreamError } from "../../core/errors.js";
 import { assertionAlgorithm } from "./access-keys.js";
 import { ASSERTION_ISSUER, ASSERTION_TYPE } from "./assertion.js";
+import { serviceAccountUsername } from "./claims.js";
 import { privateKeyOf } from "./input.js";
 import type { ServiceAccountClaims, VerifiedIdentity } from "./types.js";
 import { verifyWithCluster, type Cluster, type VerifyOptions } from "./verify.js";
@@ -66,7 +67,7 @@ export async function signAssertion(identity: VerifiedIdentity, s: AssertionSign
     .setProtectedHeader({ alg, typ: ASSERTION_TYPE, kid: s.accessId })
     .setIssuer(ASSERTION_ISSUER)
     .setAudience(s.accessId)
-    .setSubject(`system:serviceaccount:${identity.namespace}:${identity.name}`)
+    .setSubject(serviceAccountUsername(identity.namespace, identity.name))
     .setIssuedAt(s.nowSeconds)
     .setExpirationTime(s.nowSeconds + s.ttlSeconds)
     .setJti(randomUUID())

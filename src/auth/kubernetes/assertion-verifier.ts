@@ -3,6 +3,7 @@ import { jwtVerify } from "jose";
 import { permissionDenied } from "../../core/errors.js";
 import { assertionAlgorithm } from "./access-keys.js";
 import { ASSERTION_ISSUER, ASSERTION_TYPE, MAX_ASSERTION_SECONDS } from "./assertion.js";
+import { serviceAccountUsername } from "./claims.js";
 import { isRecord } from "./input.js";
 import type { VerifiedIdentity } from "./types.js";
 
@@ -56,7 +57,7 @@ function identityOf(payload: Record<string, unknown>): VerifiedIdentity {
   const namespace = text(k8s.namespace);
   const name = text(k8s.serviceaccount.name);
   const uid = text(k8s.serviceaccount.uid);
-  if (payload.sub !== `system:serviceaccount:${namespace}:${name}`) throw notValid();
+  if (payload.sub !== serviceAccountUsername(namespace, name)) throw notValid();
   const identity: VerifiedIdentity = {
     namespace,
     name,

@@ -1,6 +1,6 @@
 import { badRequest, permissionDenied } from "../../core/errors.js";
 import { isRecord } from "./input.js";
-import type { ServiceAccountClaims } from "./types.js";
+import type { ServiceAccountClaims, ServiceAccountIdentity } from "./types.js";
 
 /** Kubernetes signs service-account tokens with RSA or ECDSA keys; HMAC and `none` are never accepted. */
 export const ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"];
@@ -74,7 +74,7 @@ function claimsOf(payload: Record<string, unknown>): ServiceAccountClaims {
   return claims;
 }
 
-type Identity = Pick<ServiceAccountClaims, "namespace" | "name" | "uid" | "secretName" | "podName" | "podUid">;
+type Identity = Omit<ServiceAccountIdentity, "audiences">;
 
 function legacyIdentity(payload: Record<string, unknown>): Identity {
   return {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { JSONWebKeySet } from "jose";
+import type { JSONWebKeySet, JWK } from "jose";
 import { LatchkeyError, permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger } from "../../core/types.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../kube/client.js";
@@ -98,7 +98,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
         opts.logger.error({ config: name, url }, "kubernetes JWKS is not a JSON Web Key Set");
         throw upstreamError(502, `kubernetes JWKS fetch failed: ${url} is not a JSON Web Key Set`);
       }
-      return doc as unknown as JSONWebKeySet;
+      return { keys: doc.keys.filter(isJwk) };
     }
 
     async function discoverJwksUri(signal: AbortSignal | undefined): Promise<string> {
@@ -147,6 +147,11 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
     };
     return connection;
   };
+}
+
+/** Keys jose can read; anything else in the set is ignored, as jose's own JWKS fetcher does with unusable keys. */
+function isJwk(value: unknown): value is JWK {
+  return isRecord(value) && typeof value.kty === "string";
 }
 
 /** The path of `url` on the config's API server (so it is fetched with its CA and identity), if it is there. */

@@ -63,20 +63,21 @@ function requirementsOf(value: unknown): Requirement[] {
     if (!isRecord(item)) throw invalid(`matchExpressions[${i}] must be an object`);
     const { key, operator, values } = item;
     if (typeof key !== "string" || key === "") throw invalid(`matchExpressions[${i}].key must be a non-empty string`);
-    if (typeof operator !== "string" || !(OPERATORS as readonly string[]).includes(operator)) {
-      throw invalid(`matchExpressions[${i}].operator must be one of ${OPERATORS.join(", ")}`);
-    }
-    const list = values === undefined || values === null ? [] : values;
-    if (!Array.isArray(list) || !list.every((v) => typeof v === "string")) {
+    if (!isOperator(operator)) throw invalid(`matchExpressions[${i}].operator must be one of ${OPERATORS.join(", ")}`);
+    const raw: unknown[] = values === undefined || values === null ? [] : Array.isArray(values) ? values : [values];
+    const list = raw.filter((v): v is string => typeof v === "string");
+    if (!Array.isArray(values ?? []) || list.length !== raw.length) {
       throw invalid(`matchExpressions[${i}].values must be a list of strings`);
     }
     // metav1.LabelSelectorAsSelector: In/NotIn need values, Exists/DoesNotExist take none.
     const needsValues = operator === "In" || operator === "NotIn";
     if (needsValues && list.length === 0) throw invalid(`matchExpressions[${i}]: ${operator} needs values`);
     if (!needsValues && list.length > 0) throw invalid(`matchExpressions[${i}]: ${operator} takes no values`);
-    return { key, operator: operator as Operator, values: list as string[] };
+    return { key, operator, values: list };
   });
 }
+
+const isOperator = (v: unknown): v is Operator => OPERATORS.some((op) => op === v);
 
 export function selectorMatches(selector: LabelSelector, labels: Record<string, string>): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels)) {

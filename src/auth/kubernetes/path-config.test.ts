@@ -13,7 +13,6 @@ let h: K8sHarness;
 
 /** A self-signed certificate and its PKCS#8 key, PEM. */
 async function selfSigned(cn: string): Promise<{ cert: string; key: string }> {
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const pair = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

@@ -85,6 +85,7 @@ export function configPaths(opts: ConfigPathOptions): PathDef[] {
     {
       pattern: "config",
       fields: CONFIG_FIELDS,
+      exists: async (req) => (await getConfig(req.storage, DEFAULT_CONFIG_NAME)) !== undefined,
       ops: { ...ops(() => DEFAULT_CONFIG_NAME), list },
       help: "The default cluster config; LIST names every config.",
     },
@@ -107,7 +108,10 @@ function configName(req: LogicalRequest): string {
 
 async function configFromInput(req: LogicalRequest, opts: ConfigPathOptions): Promise<ClusterConfig> {
   const d = req.data;
-  const str = (key: string) => (typeof d[key] === "string" ? (d[key] as string).trim() : "");
+  const str = (key: string) => {
+    const value = d[key];
+    return typeof value === "string" ? value.trim() : "";
+  };
   const validation = validationOf(d.validation);
   const config: ClusterConfig = {
     kubernetesHost: str("kubernetes_host") || inClusterHost(opts.env),

@@ -10,7 +10,7 @@ import { matchesAny } from "./glob.js";
 import { isValidName, quoted } from "./input.js";
 import { parseNamespaceSelector, selectorMatches } from "./namespace-selector.js";
 import { DEFAULT_CONFIG_NAME, getAccessId, getConfig, getRole } from "./store.js";
-import type { AccessIdRecord, ClusterConfig, Role, VerifiedIdentity } from "./types.js";
+import type { AccessIdRecord, ClusterConfig, Role, ServiceAccountIdentity, VerifiedIdentity } from "./types.js";
 import { verifyWithCluster, type Cluster } from "./verify.js";
 
 export const LOGIN_FIELDS: Record<string, FieldSchema> = {
@@ -131,7 +131,7 @@ function configAllowed(role: Role, name: string, config: ClusterConfig): boolean
  * listed; when it is not but the role has a selector, the caller checks the
  * selector once the token is verified.
  */
-function checkBindings(role: Role, who: Pick<VerifiedIdentity, "namespace" | "name" | "podName" | "audiences">): boolean {
+function checkBindings(role: Role, who: Pick<ServiceAccountIdentity, "namespace" | "name" | "podName" | "audiences">): boolean {
   if (!matchesAny(role.boundServiceAccountNames, who.name)) throw permissionDenied("service account name not authorized");
   const listed = matchesAny(role.boundServiceAccountNamespaces, who.namespace);
   if (!listed && role.namespaceSelector === "") throw permissionDenied("namespace not authorized");

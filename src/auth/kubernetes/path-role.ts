@@ -125,9 +125,10 @@ const present = (data: Record<string, unknown>, key: string) => data[key] !== un
 export function roleFromInput(base: Role, data: Record<string, unknown>): Role {
   const role: Role = { ...base };
   const list = (key: string) => stringList(data[key], key);
-  const num = (key: string, legacy?: string) => {
-    if (present(data, key)) return data[key] as number;
-    return legacy !== undefined && present(data, legacy) ? (data[legacy] as number) : undefined;
+  // The core has coerced these to whole seconds or integers.
+  const num = (key: string, legacy?: string): number | undefined => {
+    const value = present(data, key) ? data[key] : legacy !== undefined ? data[legacy] : undefined;
+    return typeof value === "number" ? value : undefined;
   };
   if (present(data, "bound_service_account_names")) role.boundServiceAccountNames = list("bound_service_account_names");
   if (present(data, "bound_service_account_namespaces")) {

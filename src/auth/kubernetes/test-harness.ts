@@ -9,12 +9,31 @@ import type { StorageView } from "../../storage/types.js";
 import { createView } from "../../storage/view.js";
 import { createKubernetesBackend } from "./backend.js";
 import type { LocalServiceAccountFiles } from "./local-files.js";
-import type { ClusterConnection, ClusterConnector, ReviewResult } from "./types.js";
+import type { ClusterConfig, ClusterConnection, ClusterConnector, ReviewResult } from "./types.js";
 
 /** Test-only: a Unix time in seconds the harness clock starts at. */
 export const T0 = 1_714_557_600;
 export const HOST = "https://k8s.test:6443";
 export const API_AUDIENCE = "https://kubernetes.default.svc";
+
+/** A config with nothing set, for tests that build one by hand. */
+export const EMPTY_CONFIG: ClusterConfig = {
+  kubernetesHost: "",
+  kubernetesCaCert: "",
+  tokenReviewerJwt: "",
+  pemKeys: [],
+  issuer: "",
+  disableIssValidation: true,
+  disableLocalCaJwt: false,
+  clientCert: "",
+  clientKey: "",
+  validation: "tokenreview",
+  jwksUrl: "",
+  reviewCacheTtl: 0,
+  accessId: "",
+  signingKey: "",
+  tokenExp: 300,
+};
 
 export interface LogRecord {
   level: "debug" | "info" | "warn" | "error";

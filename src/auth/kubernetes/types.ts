@@ -69,17 +69,21 @@ export interface AccessIdRecord {
   createdTime: string;
 }
 
-/** What the claims of a service-account JWT (legacy secret-based or projected) say, before anyone has verified them. */
-export interface ServiceAccountClaims {
+/** Who a service-account token speaks for. */
+export interface ServiceAccountIdentity {
   namespace: string;
   name: string;
   uid: string;
-  /** Legacy secret-based tokens only; "" otherwise. */
+  /** Legacy secret-based tokens (and projected tokens bound to a secret); "" otherwise. */
   secretName: string;
   /** Projected tokens bound to a pod. */
   podName?: string;
   podUid?: string;
   audiences: string[];
+}
+
+/** What the claims of a service-account JWT (legacy secret-based or projected) say, before anyone has verified them. */
+export interface ServiceAccountClaims extends ServiceAccountIdentity {
   issuer?: string;
   subject?: string;
   /** Unix seconds. */
@@ -89,14 +93,7 @@ export interface ServiceAccountClaims {
 }
 
 /** A service-account identity after verification, as the role checks and the login response use it. */
-export interface VerifiedIdentity {
-  namespace: string;
-  name: string;
-  uid: string;
-  secretName: string;
-  podName?: string;
-  podUid?: string;
-  audiences: string[];
+export interface VerifiedIdentity extends ServiceAccountIdentity {
   /** Labels of the namespace, when the verifying side looked them up (signed logins with a namespace selector). */
   namespaceLabels?: Record<string, string>;
 }

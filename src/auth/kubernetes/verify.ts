@@ -1,6 +1,7 @@
 import { compactVerify, createLocalJWKSet, errors as joseErrors, type JSONWebKeySet } from "jose";
 import { permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger } from "../../core/types.js";
+import { redact } from "../../kube/errors.js";
 import { ALLOWED_ALGORITHMS, serviceAccountUsername } from "./claims.js";
 import { publicKeysOf } from "./input.js";
 import { reviewCacheKey, type ReviewCache } from "./review-cache.js";
@@ -48,14 +49,7 @@ export async function verifyWithCluster(
     opts.logger.debug({ config: cluster.name }, "kubernetes login: issuer does not match the config");
     throw permissionDenied("issuer not authorized");
   }
-  const identity: VerifiedIdentity = {
-    namespace: claims.namespace,
-    name: claims.name,
-    uid: claims.uid,
-    secretName: claims.secretName,
-    ...(claims.podName !== undefined && { podName: claims.podName, podUid: claims.podUid }),
-    audiences: claims.audiences,
-  };
+  const { issuer: _issuer, subject: _subject, exp: _exp, nbf: _nbf, iat: _iat, ...identity } = claims;
   // Vault checks pem_keys locally before the TokenReview too; jwks mode has no TokenReview at all.
   if (config.pemKeys.length > 0 || config.validation === "jwks") await verifySignature(jwt, cluster, opts);
   if (config.validation === "jwks") return identity;
@@ -84,7 +78,7 @@ async function reviewWithCache(jwt: string, claims: ServiceAccountClaims, cluste
 function checkReview(review: ReviewResult, claims: ServiceAccountClaims, opts: VerifyOptions): void {
   const detail = (why: string) => opts.logger.debug({ namespace: claims.namespace, service_account: claims.name }, `kubernetes login: ${why}`);
   if (!review.authenticated) {
-    detail(`TokenReview did not authenticate the token${review.error ? `: ${review.error.slice(0, 200)}` : ""}`);
+    detail(`TokenReview did not authenticate the token${review.error ? `: ${redact(review.error).slice(0, 200)}` : ""}`);
     throw notAuthenticated();
   }
   if (review.username !== serviceAccountUsername(claims.namespace, claims.name)) {
@@ -121,7 +115,7 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
   }
   for (const refresh of [false, true]) {
     const keySet = await cluster.connection.jwks.keySet({ refresh, signal: opts.signal });
-    const outcome = await verifyWithKeySet(jwt, keySet, cluster.name);
+    const outcome = await verifyWithKeySet(jwt, keySet, cluster.name, opts.logger);
     if (outcome === "verified") return;
     if (outcome === "failed") break;
   }
@@ -129,12 +123,19 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
   throw notAuthenticated();
 }
 
-async function verifyWithKeySet(jwt: string, keySet: JSONWebKeySet, configName: string): Promise<"verified" | "failed" | "no-key"> {
+async function verifyWithKeySet(
+  jwt: string,
+  keySet: JSONWebKeySet,
+  configName: string,
+  logger: Logger,
+): Promise<"verified" | "failed" | "no-key"> {
   let keys: ReturnType<typeof createLocalJWKSet>;
   try {
     keys = createLocalJWKSet(keySet);
   } catch (err) {
-    throw upstreamError(502, `kubernetes JWKS of config "${configName}" is not a valid JSON Web Key Set`, err);
+    const message = `kubernetes JWKS of config "${configName}" is not a valid JSON Web Key Set`;
+    logger.error({ config: configName }, message);
+    throw upstreamError(502, message, err);
   }
   try {
     await compactVerify(jwt, keys, { algorithms: ALLOWED_ALGORITHMS });

@@ -1,0 +1,78 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LATCHKEY_BIN, spawnNode, waitForOutput } from "./processes.js";
+const DEV_ROOT_TOKEN = "lks.bench-root";
+/** Writes the config of a SQLite + auto-seal server on a free loopback port; returns its path. */
+export function writeServerConfig(dataDir, leaseTick = "1s") {
+    mkdirSync(dataDir, { recursive: true });
+    const file = join(dataDir, "latchkey.yaml");
+    writeFileSync(file, [
+        `listener: {address: "127.0.0.1:0"}`,
+        `storage: {sqlite: {path: "${join(dataDir, "latchkey.db")}"}}`,
+        `seal: {auto: {key_file: "${join(dataDir, "unseal.key")}"}}`,
+        `log_level: warn`,
+        `lease_tick: ${leaseTick}`,
+        ``,
+    ].join("\n"));
+    return file;
+}
+/** Node flags for a process under test: a CPU profile per process when the run asks for profiles. */
+export function profileFlags(ctx, label) {
+    const dir = ctx.settings.cpuProfDir;
+    return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${label}-${Date.now()}.cpuprofile`] : [];
+}
+/** Starts `latchkey server` pinned to the server CPU and waits until it listens (and, in config mode, is unsealed). */
+export async function startLatchkey(ctx, opts, label) {
+    const dataDir = opts.dataDir ?? ctx.workDir;
+    const args = opts.mode === "dev"
+        ? ["server", "--dev", "--dev-root-token", DEV_ROOT_TOKEN, "--listen", "127.0.0.1:0", "--log-level", "warn"]
+        : ["server", "--config", writeServerConfig(dataDir, opts.leaseTick)];
+    const process = spawnNode([LATCHKEY_BIN, ...args], {
+        cpus: ctx.settings.cpus?.server,
+        nodeFlags: profileFlags(ctx, label),
+    });
+    ctx.defer(() => process.stop());
+    const [, address] = await waitForOutput(process, /Address:\s+(\S+)/);
+    if (opts.mode === "dev")
+        return { process, address, rootToken: DEV_ROOT_TOKEN };
+    let rootToken = opts.rootToken;
+    if (!rootToken) {
+        const init = await api(address, "PUT", "sys/init", undefined, {});
+        rootToken = init.root_token;
+    }
+    await waitUntilReady(address);
+    return { process, address, rootToken, dbPath: join(dataDir, "latchkey.db") };
+}
+/** Polls sys/health until it answers 200 (initialised and unsealed). */
+export async function waitUntilReady(address, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const res = await fetch(`${address}/v1/sys/health`).catch(() => undefined);
+        if (res?.status === 200)
+            return;
+        if (Date.now() > deadline)
+            throw new Error(`${address} not ready after ${timeoutMs} ms (last status ${res?.status})`);
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+/** One call of the latchkey API; throws with the server's errors on a non-2xx answer. */
+export async function api(address, method, path, token, body) {
+    const res = await fetch(`${address}/v1/${path}`, {
+        method,
+        headers: { ...(token ? { "x-vault-token": token } : {}), "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok)
+        throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === "" ? {} : JSON.parse(text));
+}
+/** Writes an ACL policy (HCL) and returns a token that has it (plus `default`). */
+export async function tokenWithPolicy(address, rootToken, name, hcl) {
+    await api(address, "PUT", `sys/policies/acl/${name}`, rootToken, { policy: hcl });
+    const created = await api(address, "POST", "auth/token/create", rootToken, {
+        policies: [name],
+        ttl: "24h",
+    });
+    return created.auth.client_token;
+}

@@ -1,0 +1,370 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createBarrier } from "../storage/barrier.js";
+import { createAuditTable } from "./audit-table.js";
+import { createAuditBroker } from "./audit/broker.js";
+import { badRequest, LatchkeyError, notFound, permissionDenied, sealed, unsupportedOperation } from "./errors.js";
+import { envelope } from "./envelope.js";
+import { coerceFields } from "./fields.js";
+import { createLeaseManager } from "./leases/manager.js";
+import { createMetrics } from "./metrics.js";
+import { createMountTable } from "./mounts.js";
+import { cidrAllows } from "./net.js";
+import { createPolicyStore } from "./policy/store.js";
+import { createRouter, operationFor } from "./router.js";
+import { createSealManager } from "./seal/seal.js";
+import { createSysBackend } from "./sys/backend.js";
+import { createTokenStore, toAuthResult } from "./tokens/store.js";
+/** Vault's system-wide default and maximum lease TTL: 32 days. */
+export const SYSTEM_MAX_TTL = 768 * 3600;
+/** The paths served while sealed: everything else answers 503. */
+const SEALED_PATHS = new Set(["sys/health", "sys/init", "sys/unseal", "sys/seal-status", "sys/leader"]);
+/**
+ * The core: routes requests to mounted backends and applies, the same way for
+ * every backend, token lookup, the ACL check, field coercion, lease
+ * registration, token creation for logins, and audit.
+ */
+export function createCore(opts) {
+    const { physical, logger } = opts;
+    const barrier = createBarrier(physical);
+    const sealManager = createSealManager({ physical, barrier, seal: opts.seal, storageType: opts.storageType });
+    const router = createRouter();
+    const audit = createAuditBroker({ logger });
+    const metrics = createMetrics();
+    const auditTable = createAuditTable(audit, logger);
+    // Services that exist only while unsealed.
+    let unsealedState;
+    const core = {
+        barrier,
+        sealManager,
+        router,
+        audit,
+        auditTable,
+        metrics,
+        sealType: opts.seal.type,
+        logger,
+        storageType: opts.storageType,
+        get services() {
+            if (!unsealedState)
+                throw sealed();
+            return unsealedState;
+        },
+        isSealed: () => barrier.isSealed(),
+        /** Runs after every successful unseal: loads mounts, policies, tokens, leases, audit devices. */
+        async unsealed() {
+            unsealedState = await postUnseal();
+        },
+        /** Stops everything that needs the barrier, then seals it. */
+        async seal() {
+            const state = unsealedState;
+            unsealedState = undefined;
+            if (state) {
+                await state.leases.stop();
+                await state.mounts.stopAll();
+            }
+            await sealManager.seal();
+        },
+        async close() {
+            await core.seal().catch(() => undefined);
+            await physical.close();
+        },
+        handle,
+        /** Initialises a fresh store and returns the unseal keys and the root token (`id` chooses it, dev mode). */
+        async initialize(params) {
+            if (await sealManager.isInitialized())
+                throw badRequest("latchkey is already initialized");
+            const { keys } = await sealManager.initialize(params);
+            await core.unsealed();
+            const root = await core.services.tokens.create({
+                policies: ["root"],
+                path: "auth/token/root",
+                displayName: "root",
+                noParent: true,
+                id: params.rootTokenId,
+            });
+            return { keys, rootToken: root.token };
+        },
+    };
+    router.mount({
+        path: "sys/",
+        type: "system",
+        uuid: "system",
+        accessor: "system_0",
+        description: "system endpoints used for control, policy and debugging",
+        options: {},
+        config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+        local: false,
+        seal_wrap: false,
+        table: "mounts",
+    }, createSysBackend(core));
+    async function postUnseal() {
+        const coreView = barrier.view("core/");
+        let hmacKey = await coreView.get("token-hmac-key");
+        if (!hmacKey) {
+            hmacKey = randomBytes(32);
+            await coreView.put("token-hmac-key", hmacKey);
+        }
+        const policies = createPolicyStore(barrier.view("sys/policy/"));
+        // The lease manager needs the token store and the mounts to revoke; both need the lease manager.
+        const revoker = async (lease) => {
+            if (lease.kind === "auth") {
+                if (lease.authTokenKey)
+                    await tokens.revokeTree(lease.authTokenKey);
+                return;
+            }
+            const mounted = router.get(lease.mountPath);
+            if (!mounted) {
+                logger.warn({ lease_id: lease.leaseId }, "lease belongs to a mount that no longer exists; forgetting it");
+                return;
+            }
+            await mounted.backend.revoke?.(lease, mounts.storageFor(mounted.entry));
+        };
+        const renewer = async (lease, increment) => {
+            const mounted = router.get(lease.mountPath);
+            if (!mounted)
+                throw badRequest("lease belongs to a mount that no longer exists");
+            if (mounted.backend.renew)
+                return mounted.backend.renew(lease, mounts.storageFor(mounted.entry));
+            return { ttl: increment || lease.ttl };
+        };
+        const leases = createLeaseManager({
+            storage: barrier.view("sys/expire/"),
+            revoker,
+            renewer,
+            logger,
+            tickMs: opts.leaseTickMs,
+        });
+        const tokens = createTokenStore({
+            storage: barrier.view("sys/token/"),
+            hmacKey,
+            batchKey: () => barrier.deriveKey("batch-token"),
+            leases,
+        });
+        const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
+        await mounts.load();
+        await auditTable.load(barrier.view("core/audit/"));
+        leases.start();
+        return { policies, leases, tokens, mounts };
+    }
+    async function handle(req) {
+        const started = process.hrtime.bigint();
+        const requestId = randomUUID();
+        let mountType = "unknown";
+        let operation;
+        try {
+            const path = normalisePath(req.path);
+            const listQuery = req.query.list === "true" || req.query.list === "1";
+            operation = operationFor(req.method, listQuery);
+            if (!operation)
+                throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
+            if (barrier.isSealed() && !SEALED_PATHS.has(path))
+                throw sealed();
+            const { mount, match } = router.route(path);
+            if (!mount)
+                throw notFound(`no handler for route "${path}": no mount at this path`);
+            mountType = mount.entry.type;
+            if (!match)
+                throw notFound(`unsupported path "${path}"`);
+            const resp = await dispatch(req, requestId, path, operation, match);
+            return resp;
+        }
+        catch (err) {
+            return errorResponse(err, requestId);
+        }
+        finally {
+            metrics.observeRequest(mountType, operation ?? "unknown", Number(process.hrtime.bigint() - started) / 1e9);
+        }
+    }
+    function errorResponse(err, requestId) {
+        if (err instanceof LatchkeyError) {
+            if (err.status >= 500)
+                logger.error({ err, request_id: requestId }, err.message);
+            return { status: err.status, body: { errors: err.message === "" ? [] : [err.message] } };
+        }
+        logger.error({ err, request_id: requestId }, "internal error");
+        return { status: 500, body: { errors: ["internal error; see the server log for request " + requestId] } };
+    }
+    async function dispatch(req, requestId, path, requested, match) {
+        const { def, mount } = match;
+        const storage = mount.entry.uuid === "system" ? undefined : unsealedState?.mounts.storageFor(mount.entry);
+        const data = requested === "read" || requested === "list" ? withoutListFlag(req.query) : req.body;
+        let auth;
+        if (!def.unauthenticated) {
+            auth = await authenticate(req);
+        }
+        const logical = {
+            operation: requested,
+            path: match.path,
+            params: match.params,
+            data,
+            auth,
+            clientToken: def.needsClientToken ? req.token : undefined,
+            mountPath: mount.entry.path,
+            connection: { remoteAddress: req.remoteAddress },
+            storage: storage ?? lazySysStorage(),
+            requestId,
+            signal: req.signal,
+        };
+        // Vault's ExistenceCheck: a write to something that does not exist is `create`.
+        if (requested === "update" && def.exists) {
+            logical.operation = (await def.exists(logical)) ? "update" : "create";
+        }
+        const operation = logical.operation;
+        const handler = def.ops[operation] ?? (operation === "create" ? def.ops.update : undefined);
+        if (!handler)
+            throw unsupportedOperation(`unsupported operation ${operation} on "${path}"`);
+        logical.data = coerceFields(def.fields, logical.data);
+        if (auth) {
+            await authorize(auth, path, operation, def.sudo === true, logical.data);
+            await unsealedState?.tokens.use(auth);
+        }
+        const auditReq = auditRequestOf(logical, mount, path, req.token);
+        await audit.logRequest(auditReq);
+        let resp;
+        try {
+            resp = (await handler(logical)) ?? {};
+        }
+        catch (err) {
+            await audit.logResponse({ ...auditReq, error: err instanceof Error ? err.message : "error" });
+            throw err;
+        }
+        if (resp.raw) {
+            await audit.logResponse({ ...auditReq, response: {} });
+            return { status: resp.raw.status ?? 200, raw: resp.raw };
+        }
+        const extra = { mountType: mount.entry.type };
+        if (resp.secret) {
+            const lease = await registerSecretLease(mount, match.path, resp.secret, auth);
+            extra.leaseId = lease.leaseId;
+            extra.leaseDuration = lease.ttl;
+            extra.renewable = lease.renewable;
+        }
+        if (resp.leaseInfo) {
+            extra.leaseId = resp.leaseInfo.leaseId;
+            extra.leaseDuration = resp.leaseInfo.ttl;
+            extra.renewable = resp.leaseInfo.renewable;
+        }
+        if (resp.auth)
+            extra.auth = await issueLoginToken(mount, match.path, resp.auth);
+        if (resp.authResult)
+            extra.auth = resp.authResult;
+        await audit.logResponse({
+            ...auditReq,
+            response: { data: resp.data, secret: extra.leaseId ? { lease_id: extra.leaseId } : undefined, auth: extra.auth },
+        });
+        const hasBody = resp.data !== undefined || resp.auth || resp.authResult || resp.secret || resp.leaseInfo || resp.warnings?.length;
+        if (!hasBody)
+            return { status: resp.status ?? 204 };
+        return { status: resp.status ?? 200, body: envelope(requestId, resp, extra) };
+    }
+    function lazySysStorage() {
+        return barrier.view("sys/system/");
+    }
+    async function authenticate(req) {
+        if (!req.token)
+            throw permissionDenied("missing client token");
+        const state = unsealedState;
+        if (!state)
+            throw sealed();
+        const entry = await state.tokens.lookup(req.token);
+        if (!entry)
+            throw permissionDenied("invalid token");
+        if (entry.boundCidrs?.length && !cidrAllows(entry.boundCidrs, req.remoteAddress)) {
+            throw permissionDenied("token is not allowed from this address");
+        }
+        return entry;
+    }
+    async function authorize(auth, path, operation, needsSudo, data) {
+        const acl = await core.services.policies.aclFor(auth.policies);
+        const ctx = { metadata: auth.metadata };
+        const result = acl.check(path, operation, ctx);
+        if (!result.allowed || (needsSudo && !result.sudo)) {
+            logger.debug({ path, operation, accessor: auth.accessor }, "request denied by policy");
+            throw permissionDenied();
+        }
+        // allowed_parameters / denied_parameters / required_parameters apply to writes.
+        if (operation === "create" || operation === "update" || operation === "patch") {
+            const params = acl.checkParameters(path, data, ctx);
+            if (!params.allowed) {
+                logger.debug({ path, operation, accessor: auth.accessor, reason: params.reason }, "request denied by policy parameters");
+                throw permissionDenied(params.reason);
+            }
+        }
+    }
+    async function registerSecretLease(mount, path, secret, auth) {
+        const { defaultTtl, maxTtl } = ttlLimits(mount);
+        const ttl = Math.min(secret.ttl > 0 ? secret.ttl : defaultTtl, secret.maxTtl || maxTtl, maxTtl);
+        const now = Math.floor(Date.now() / 1000);
+        return core.services.leases.register({
+            mountPath: mount.entry.path,
+            path,
+            kind: "secret",
+            ttl,
+            maxExpireTime: now + Math.min(secret.maxTtl || maxTtl, maxTtl),
+            renewable: secret.renewable,
+            tokenKey: auth?.type === "service" ? auth.key : undefined,
+            internal: secret.internal,
+        });
+    }
+    async function issueLoginToken(mount, path, auth) {
+        const { defaultTtl, maxTtl } = ttlLimits(mount);
+        const { token, entry } = await core.services.tokens.create({
+            policies: auth.policies,
+            metadata: auth.metadata,
+            ttl: Math.min(auth.ttl > 0 ? auth.ttl : defaultTtl, maxTtl),
+            explicitMaxTtl: auth.explicitMaxTtl ?? auth.maxTtl,
+            period: auth.period,
+            numUses: auth.numUses,
+            renewable: auth.renewable,
+            type: auth.tokenType,
+            noParent: true,
+            noDefaultPolicy: auth.noDefaultPolicy,
+            boundCidrs: auth.boundCidrs,
+            displayName: auth.displayName ?? `${mount.entry.path.replace(/^auth\//, "").replace(/\/$/, "")}-${auth.alias?.name ?? ""}`,
+            path: mount.entry.path + path,
+        });
+        return toAuthResult(token, entry);
+    }
+    function ttlLimits(mount) {
+        const maxTtl = mount.entry.config.max_lease_ttl || SYSTEM_MAX_TTL;
+        const defaultTtl = Math.min(mount.entry.config.default_lease_ttl || SYSTEM_MAX_TTL, maxTtl);
+        return { defaultTtl, maxTtl };
+    }
+    return core;
+}
+/** The raw token goes to the broker, which hashes it, so sys/audit-hash of a token finds it in the log. */
+function auditRequestOf(req, mount, path, token) {
+    return {
+        time: new Date().toISOString(),
+        auth: req.auth
+            ? {
+                clientToken: token,
+                clientTokenKey: req.auth.key,
+                accessor: req.auth.accessor,
+                displayName: req.auth.displayName,
+                policies: req.auth.policies,
+                metadata: req.auth.metadata,
+                tokenType: req.auth.type,
+            }
+            : undefined,
+        request: {
+            id: req.requestId,
+            operation: req.operation,
+            mountType: mount.entry.type,
+            mountPoint: mount.entry.path,
+            path,
+            data: req.data,
+            remoteAddress: req.connection.remoteAddress,
+        },
+    };
+}
+/** Collapses duplicate slashes; rejects `..` segments that could escape a mount's subtree. */
+function normalisePath(path) {
+    const clean = path.replace(/\/{2,}/g, "/").replace(/^\//, "");
+    if (clean.split("/").some((s) => s === ".." || s === "."))
+        throw badRequest(`invalid path "${path}"`);
+    return clean;
+}
+function withoutListFlag(query) {
+    const { list: _list, ...rest } = query;
+    return rest;
+}

@@ -1,0 +1,54 @@
+import { badRequest } from "../errors.js";
+/** sys/audit (enable, disable, list devices) and sys/audit-hash (what a value looks like in the log). */
+export function auditPaths(core) {
+    return [
+        {
+            pattern: "audit",
+            sudo: true,
+            ops: {
+                read: async () => {
+                    const data = {};
+                    for (const d of core.auditTable.list()) {
+                        data[d.path] = { path: d.path, type: d.type, description: d.description, options: d.options, local: false };
+                    }
+                    return { data };
+                },
+            },
+        },
+        {
+            pattern: "audit/*path",
+            sudo: true,
+            fields: { type: { type: "string" }, description: { type: "string" }, options: { type: "map" } },
+            ops: {
+                update: async (req) => {
+                    const type = req.data.type;
+                    if (type !== "file")
+                        throw badRequest(`unsupported audit device type "${String(type)}": latchkey supports "file"`);
+                    const options = (req.data.options ?? {});
+                    const filePath = options.file_path ?? options.path;
+                    if (typeof filePath !== "string" || filePath === "")
+                        throw badRequest('missing required field "options.file_path"');
+                    await core.auditTable.enable(req.params.path, {
+                        type,
+                        description: req.data.description ?? "",
+                        options: { file_path: filePath, ...(typeof options.mode === "string" ? { mode: options.mode } : {}) },
+                    });
+                    return {};
+                },
+                delete: async (req) => {
+                    await core.auditTable.disable(req.params.path);
+                    return {};
+                },
+            },
+        },
+        {
+            pattern: "audit-hash/*path",
+            fields: { input: { type: "string", required: true } },
+            ops: {
+                update: async (req) => {
+                    return { data: { hash: core.audit.hash(req.params.path, req.data.input) } };
+                },
+            },
+        },
+    ];
+}

@@ -1,0 +1,62 @@
+import { badRequest, notFound } from "../errors.js";
+/** sys/policies/acl (current API) and sys/policy (the older one that many Vault clients still call). */
+export function policyPaths(core) {
+    const store = () => core.services.policies;
+    const read = async (name) => {
+        const policy = await store().get(name);
+        if (!policy)
+            throw notFound(`policy "${name}" does not exist`);
+        return policy;
+    };
+    const write = async (name, text) => {
+        if (typeof text !== "string" || text.trim() === "")
+            throw badRequest('missing required field "policy"');
+        await store().put(name, text);
+        return {};
+    };
+    return [
+        {
+            pattern: "policies/acl",
+            ops: { list: async () => ({ data: { keys: await store().list() } }) },
+        },
+        {
+            pattern: "policies/acl/:name",
+            fields: { policy: { type: "string" } },
+            ops: {
+                read: async (req) => {
+                    const p = await read(req.params.name);
+                    return { data: { name: p.name, policy: p.text } };
+                },
+                update: async (req) => write(req.params.name, req.data.policy),
+                delete: async (req) => {
+                    await store().delete(req.params.name);
+                    return {};
+                },
+            },
+        },
+        {
+            pattern: "policy",
+            ops: {
+                read: async () => {
+                    const names = await store().list();
+                    return { data: { keys: names, policies: names } };
+                },
+            },
+        },
+        {
+            pattern: "policy/:name",
+            fields: { policy: { type: "string" }, rules: { type: "string" } },
+            ops: {
+                read: async (req) => {
+                    const p = await read(req.params.name);
+                    return { data: { name: p.name, rules: p.text } };
+                },
+                update: async (req) => write(req.params.name, req.data.policy ?? req.data.rules),
+                delete: async (req) => {
+                    await store().delete(req.params.name);
+                    return {};
+                },
+            },
+        },
+    ];
+}

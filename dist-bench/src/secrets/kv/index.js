@@ -1,0 +1,1 @@
+export { createKvBackend, kvBackendFactory } from "./backend.js";

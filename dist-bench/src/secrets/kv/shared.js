@@ -1,0 +1,35 @@
+import { LatchkeyError } from "../../core/errors.js";
+import { metaKey, readMetadata, validateSecretPath } from "./store.js";
+/** Vault answers a missing secret, version or listing with 404 and `{"errors": []}`. */
+export const secretNotFound = () => new LatchkeyError("LK_ERR_NOT_FOUND", 404, "");
+/** The per-version metadata block of `data/` reads and writes. */
+export function versionMetadataBody(meta, version) {
+    const vm = meta.versions[String(version)];
+    return {
+        created_time: vm.created_time,
+        custom_metadata: meta.custom_metadata,
+        deletion_time: vm.deletion_time,
+        destroyed: vm.destroyed,
+        version,
+    };
+}
+/** Existence check for create-vs-update: a secret exists once it has metadata. */
+export async function secretExists(req) {
+    return (await readMetadata(req.storage, req.params.path ?? "")) !== undefined;
+}
+/**
+ * Read-modify-write of one secret's metadata under its lock and in one
+ * transaction; `change` may also write version data through `tx`. A missing
+ * secret is left alone (Vault's delete/undelete/destroy succeed silently).
+ */
+export async function updateExistingMetadata(deps, storage, rawPath, change) {
+    const path = validateSecretPath(rawPath);
+    await deps.lock.run(path, () => storage.transaction(async (tx) => {
+        const meta = await readMetadata(tx, path);
+        if (!meta)
+            return;
+        await change(meta, tx, path);
+        await tx.putJSON(metaKey(path), meta);
+    }));
+    return undefined;
+}

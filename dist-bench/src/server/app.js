@@ -1,0 +1,98 @@
+import fastify from "fastify";
+const errorBody = (message) => ({ errors: [message] });
+/**
+ * The HTTP layer: parses requests into the core's ApiRequest and renders its
+ * ApiResponse. It knows nothing of mounts, tokens or policies.
+ */
+export async function buildApp(opts) {
+    const serverOpts = {
+        bodyLimit: opts.maxRequestSize,
+        logger: false,
+        return503OnClosing: true,
+        ...(opts.https ? { https: opts.https } : {}),
+    };
+    const app = fastify(serverOpts);
+    // Vault also accepts the LIST method; Node's HTTP parser rejects methods it does not
+    // know, so latchkey takes lists as `GET ...?list=true`, which Vault clients also send.
+    // Vault clients send JSON with or without a content type, and often an empty body.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+        const text = typeof body === "string" ? body : body.toString("utf8");
+        if (text.trim() === "")
+            return done(null, {});
+        try {
+            done(null, JSON.parse(text));
+        }
+        catch (err) {
+            const e = new Error(`malformed JSON in request body: ${err.message}`);
+            e.statusCode = 400;
+            done(e, undefined);
+        }
+    });
+    app.setErrorHandler((err, req, reply) => {
+        if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+            return reply.code(413).send(errorBody(`request body too large: the limit is ${opts.maxRequestSize} bytes`));
+        }
+        const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+        if (status === 500)
+            opts.logger.error({ err, url: req.url.split("?")[0] }, "unhandled error");
+        return reply.code(status).send(errorBody(status === 500 ? "internal error" : err.message));
+    });
+    app.setNotFoundHandler((req, reply) => {
+        reply.code(404).send(errorBody(`no handler for ${req.method} ${req.url.split("?")[0]}: the API lives under /v1/`));
+    });
+    app.route({
+        method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        url: "/v1/*",
+        handler: async (req, reply) => {
+            const params = req.params;
+            const body = req.body;
+            if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
+                return reply.code(400).send(errorBody("request body must be a JSON object"));
+            }
+            const controller = new AbortController();
+            req.raw.once("close", () => {
+                if (!reply.sent)
+                    controller.abort();
+            });
+            const res = await opts.core.handle({
+                method: req.method,
+                path: params["*"],
+                query: flattenQuery(req.query),
+                body: body ?? {},
+                token: tokenFrom(req.headers),
+                remoteAddress: req.ip,
+                signal: controller.signal,
+            });
+            reply.header("cache-control", "no-store");
+            if (res.raw)
+                return reply.code(res.status).type(res.raw.contentType).send(res.raw.body);
+            if (res.body === undefined)
+                return reply.code(res.status).send();
+            return reply.code(res.status).type("application/json").send(JSON.stringify(res.body));
+        },
+    });
+    return app;
+}
+/** `X-Vault-Token` or `Authorization: Bearer`, as Vault accepts both. */
+function tokenFrom(headers) {
+    const vault = headers["x-vault-token"];
+    if (typeof vault === "string" && vault !== "")
+        return vault;
+    const authz = headers.authorization;
+    if (typeof authz === "string" && /^bearer\s+/i.test(authz))
+        return authz.replace(/^bearer\s+/i, "").trim() || undefined;
+    return undefined;
+}
+function flattenQuery(query) {
+    const out = {};
+    if (typeof query !== "object" || query === null)
+        return out;
+    for (const [k, v] of Object.entries(query)) {
+        if (typeof v === "string")
+            out[k] = v;
+        else if (Array.isArray(v) && typeof v[0] === "string")
+            out[k] = v[0];
+    }
+    return out;
+}

@@ -1,0 +1,163 @@
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { LatchkeyError, upstreamError } from "../core/errors.js";
+import { compareKeys, prefixSuccessor } from "./keys.js";
+/**
+ * The embedded physical store: one SQLite file, one `kv` table ordered by key,
+ * so `list` and `scan` are index range reads whose cost follows the result,
+ * not the size of the table.
+ */
+export function createSqliteStore(path) {
+    const db = openDatabase(path);
+    const getStmt = db.prepare("SELECT value FROM kv WHERE key = ?").pluck();
+    const putStmt = db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    const deleteStmt = db.prepare("DELETE FROM kv WHERE key = ?");
+    const boundedStmt = db
+        .prepare("SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key")
+        .pluck();
+    const unboundedStmt = db.prepare("SELECT key FROM kv WHERE key >= ? ORDER BY key").pluck();
+    const range = (lower, upper) => upper === undefined ? unboundedStmt.iterate(lower) : boundedStmt.iterate(lower, upper);
+    const read = (key) => {
+        const value = getStmt.get(key);
+        return value === undefined ? undefined : new Uint8Array(value);
+    };
+    const applyWrites = db.transaction((writes) => {
+        for (const [key, value] of writes) {
+            if (value)
+                putStmt.run(key, value);
+            else
+                deleteStmt.run(key);
+        }
+    });
+    const store = {
+        get: async (key) => guard(() => read(key)),
+        put: async (key, value) => guard(() => void putStmt.run(key, value)),
+        delete: async (key) => guard(() => void deleteStmt.run(key)),
+        list: async (prefix, after, limit) => guard(() => listOver(range, prefix, after, limit)),
+        scan: async (prefix, after, limit) => guard(() => scanOver(range, prefix, after, limit)),
+        async transaction(fn) {
+            const writes = new Map();
+            const merged = (lower, upper) => mergeWrites(range(lower, upper), writes, lower, upper);
+            const reader = {
+                get: async (key) => {
+                    const pending = writes.get(key);
+                    if (pending !== undefined)
+                        return pending ? new Uint8Array(pending) : undefined;
+                    return guard(() => read(key));
+                },
+                list: async (prefix, after, limit) => guard(() => listOver(merged, prefix, after, limit)),
+                scan: async (prefix, after, limit) => guard(() => scanOver(merged, prefix, after, limit)),
+            };
+            const tx = {
+                ...reader,
+                put: async (key, value) => void writes.set(key, new Uint8Array(value)),
+                delete: async (key) => void writes.set(key, null),
+            };
+            const result = await fn(tx);
+            // better-sqlite3 transactions are synchronous, so the async fn only buffers;
+            // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
+            if (writes.size > 0)
+                guard(() => applyWrites.immediate(writes));
+            return result;
+        },
+        async close() {
+            db.close();
+        },
+    };
+    return store;
+}
+function openDatabase(path) {
+    if (path !== ":memory:") {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // SQLite would create the file 0644 (less umask); its -wal and -shm files copy the database's mode.
+        closeSync(openSync(path, "a", 0o600));
+        chmodSync(path, 0o600);
+    }
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    // In WAL mode with synchronous=NORMAL a commit has been written (write(2)) to the
+    // -wal file before it returns; only the fsync waits for checkpoints. So an
+    // acknowledged put survives the death of the process (SIGKILL, OOM kill, a
+    // container restart) and the database is never corrupted; only a power loss or
+    // kernel crash can drop the last few commits. FULL would fsync on every commit,
+    // several times slower per write, for a failure that replicated PostgreSQL covers.
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+    return db;
+}
+/** Vault's ListPage: a limit of zero or less means no limit. */
+const reached = (count, limit) => limit !== undefined && limit > 0 && count >= limit;
+/** The smallest lower bound for keys strictly after `prefix + after` ("\0" is the smallest code point). */
+const lowerBound = (prefix, after) => (after === undefined ? prefix : prefix + after + "\u0000");
+/**
+ * Immediate children of `prefix`. A child with a subtree is reported once and
+ * its subtree is skipped with a new range read starting past it, so a folder
+ * holding a million keys costs one seek, not a million rows.
+ */
+function listOver(range, prefix, after, limit) {
+    const out = [];
+    const upper = prefixSuccessor(prefix);
+    let lower = lowerBound(prefix, after);
+    while (lower !== undefined) {
+        let skipTo;
+        for (const key of range(lower, upper)) {
+            const rest = key.slice(prefix.length);
+            const slash = rest.indexOf("/");
+            const child = slash === -1 ? rest : rest.slice(0, slash + 1);
+            if (after === undefined || compareKeys(child, after) > 0) {
+                out.push(child);
+                if (reached(out.length, limit))
+                    return out;
+            }
+            if (slash !== -1) {
+                skipTo = prefixSuccessor(prefix + child);
+                break;
+            }
+        }
+        lower = skipTo;
+    }
+    return out;
+}
+function scanOver(range, prefix, after, limit) {
+    const out = [];
+    for (const key of range(lowerBound(prefix, after), prefixSuccessor(prefix))) {
+        out.push(key.slice(prefix.length));
+        if (reached(out.length, limit))
+            break;
+    }
+    return out;
+}
+/** The committed keys of a range merged with a transaction's buffered puts and deletes, still in order. */
+function* mergeWrites(committed, writes, lower, upper) {
+    const pending = [...writes.keys()]
+        .filter((k) => compareKeys(k, lower) >= 0 && (upper === undefined || compareKeys(k, upper) < 0))
+        .sort(compareKeys);
+    let i = 0;
+    for (const key of committed) {
+        while (i < pending.length && compareKeys(pending[i], key) < 0) {
+            const k = pending[i++];
+            if (writes.get(k))
+                yield k;
+        }
+        // A key written in the transaction comes from `pending` (or not at all, if deleted).
+        if (!writes.has(key))
+            yield key;
+    }
+    for (; i < pending.length; i++)
+        if (writes.get(pending[i]))
+            yield pending[i];
+}
+/** Database failures surface as 503 (an upstream failed), never as a client error or a bare 500. */
+function guard(op) {
+    try {
+        return op();
+    }
+    catch (err) {
+        if (err instanceof LatchkeyError)
+            throw err;
+        const code = err instanceof Database.SqliteError ? `: ${err.code}` : "";
+        throw upstreamError(503, `sqlite storage failed${code}`, err);
+    }
+}
