@@ -1,1 +1,0 @@
-export { createKvBackend, kvBackendFactory } from "./backend.js";
