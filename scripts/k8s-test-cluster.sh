@@ -43,10 +43,13 @@ apt_get() {
   fi
 }
 
+# A list that fails to refresh (a third-party repository out of reach) is not
+# fatal: the install that follows says whether what we need was found.
 apt_update_once() {
   if [ "$APT_UPDATED" -eq 0 ]; then
     log "apt-get update"
-    apt_get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update >>"$APT_LOG" 2>&1 ||
+      log "warning: apt-get update reported errors (see $APT_LOG); going on"
     APT_UPDATED=1
   fi
 }
@@ -83,7 +86,7 @@ enable_deb_src() {
   log "adding deb-src entries"
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -e "$f" ] || continue
-    grep -qi 'debian' "$f" || continue
+    grep -qE '^URIs:.*debian' "$f" || continue
     sed -e 's/^Types:.*$/Types: deb-src/' "$f"
     printf '\n'
   done | as_root tee "$out.sources" >/dev/null
@@ -177,22 +180,24 @@ build_kube_apiserver() {
   log "built kube-apiserver v$upstream in $((SECONDS - started))s; cached at $bin"
 }
 
-# Prints N distinct free TCP ports on 127.0.0.1.
+# free_ports P1 P2 ... prints one free TCP port on 127.0.0.1 per argument: the
+# port given when it is free (so a restarted cluster keeps its address), else
+# any free one (0 asks for any).
 free_ports() {
   node -e '
     const net = require("node:net");
-    const n = Number(process.argv[1]);
-    const servers = [];
-    for (let i = 0; i < n; i++) {
-      const s = net.createServer();
-      s.listen(0, "127.0.0.1", () => {
-        servers.push(s);
-        if (servers.length === n) {
-          console.log(servers.map((x) => x.address().port).join(" "));
-          for (const x of servers) x.close();
-        }
+    const take = (port) =>
+      new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once("error", (err) => (port === 0 ? reject(err) : resolve(take(0))));
+        s.listen(port, "127.0.0.1", () => resolve(s));
       });
-    }' "$1"
+    (async () => {
+      const servers = [];
+      for (const port of process.argv.slice(1).map(Number)) servers.push(await take(port));
+      console.log(servers.map((s) => s.address().port).join(" "));
+      for (const s of servers) s.close();
+    })();' "$@"
 }
 
 # pid_alive NAME: the pid in $STATE_DIR/NAME.pid is NAME started with this state dir
@@ -221,11 +226,11 @@ is_running() {
 }
 
 stop_process() {
-  local name="$1" pidfile="$STATE_DIR/$1.pid" pid i
+  local name="$1" pidfile="$STATE_DIR/$1.pid" pid _
   if pid_alive "$name"; then
     pid="$(cat "$pidfile")"
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       [ -d "/proc/$pid" ] || break
       sleep 0.2
     done
@@ -330,6 +335,8 @@ EOF
 
 cmd_start() {
   mkdir -p "$(dirname "$STATE_DIR")"
+  # Serialises concurrent starts; the daemons are started with fd 9 closed so
+  # that they do not hold the lock after this script exits.
   exec 9>"$STATE_DIR.lock"
   flock 9
   if is_running; then
@@ -337,6 +344,7 @@ cmd_start() {
     return 0
   fi
   local started=$SECONDS
+  umask 077
   cmd_stop
   ensure_packages etcd:etcd-server openssl:openssl curl:curl kubectl:kubernetes-client
   local apiserver
@@ -345,22 +353,32 @@ cmd_start() {
   if [ -d "$STATE_DIR" ] && [ ! -e "$STATE_DIR/.latchkey-k8s" ] && [ -n "$(ls -A "$STATE_DIR")" ]; then
     die "$STATE_DIR is not empty and was not made by this script; set LATCHKEY_K8S_DIR elsewhere"
   fi
-  rm -rf "$STATE_DIR"
   mkdir -p "$STATE_DIR"
   chmod 700 "$STATE_DIR"
   touch "$STATE_DIR/.latchkey-k8s"
-  write_pki
+  # Each start is a fresh cluster (new etcd), but the keys, the admin token and
+  # (when free) the ports of the previous one are kept, so that a restart does
+  # not invalidate the `env` that other shells already exported.
+  rm -rf "$STATE_DIR/etcd-data" "$STATE_DIR"/*.log "$ENV_FILE"
+  if [ ! -s "$PKI/ca.crt" ] || [ ! -s "$PKI/apiserver.crt" ] || [ ! -s "$PKI/sa.pub" ]; then
+    rm -rf "$PKI"
+    write_pki
+  fi
+  [ -s "$STATE_DIR/admin-token" ] || openssl rand -hex 32 >"$STATE_DIR/admin-token"
+  local token
+  token="$(cat "$STATE_DIR/admin-token")"
+  echo "$token,latchkey-admin,latchkey-admin,\"system:masters\"" >"$STATE_DIR/tokens.csv"
 
-  local ports etcd_port peer_port api_port
-  ports="$(free_ports 3)"
-  read -r etcd_port peer_port api_port <<<"$ports"
+  local etcd_port peer_port api_port
+  read -r etcd_port peer_port api_port <<<"$(free_ports \
+    "$(cat "$STATE_DIR/etcd-port" 2>/dev/null || echo 0)" \
+    "$(cat "$STATE_DIR/peer-port" 2>/dev/null || echo 0)" \
+    "$(cat "$STATE_DIR/port" 2>/dev/null || echo 0)")"
+  [ -n "$api_port" ] || die "could not find free ports on 127.0.0.1"
   echo "$etcd_port" >"$STATE_DIR/etcd-port"
+  echo "$peer_port" >"$STATE_DIR/peer-port"
   echo "$api_port" >"$STATE_DIR/port"
   local host="https://127.0.0.1:$api_port"
-  local token
-  token="$(openssl rand -hex 32)"
-  echo "$token" >"$STATE_DIR/admin-token"
-  echo "$token,latchkey-admin,latchkey-admin,\"system:masters\"" >"$STATE_DIR/tokens.csv"
 
   log "starting etcd on 127.0.0.1:$etcd_port"
   setsid etcd --name latchkey-test --data-dir "$STATE_DIR/etcd-data" \
@@ -369,8 +387,8 @@ cmd_start() {
     --listen-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "latchkey-test=http://127.0.0.1:$peer_port" \
-    --log-level warn \
-    </dev/null >"$STATE_DIR/etcd.log" 2>&1 &
+    --logger zap --log-level warn \
+    </dev/null >"$STATE_DIR/etcd.log" 2>&1 9>&- &
   echo $! >"$STATE_DIR/etcd.pid"
   wait_for "etcd health" 30 etcd etcd_healthy
 
@@ -389,8 +407,9 @@ cmd_start() {
     --api-audiences "$SA_ISSUER" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --feature-gates BoundServiceAccountTokenVolume=true \
+    --endpoint-reconciler-type none \
     --profiling=false \
-    </dev/null >"$STATE_DIR/kube-apiserver.log" 2>&1 &
+    </dev/null >"$STATE_DIR/kube-apiserver.log" 2>&1 9>&- &
   echo $! >"$STATE_DIR/kube-apiserver.pid"
   wait_for "kube-apiserver /readyz" "$READY_TIMEOUT_S" kube-apiserver api_ready
 
@@ -408,7 +427,9 @@ EOF
 }
 
 cmd_env() {
-  is_running && [ -f "$ENV_FILE" ] || die "no cluster running in $STATE_DIR; run: $0 start"
+  if ! is_running || [ ! -f "$ENV_FILE" ]; then
+    die "no cluster running in $STATE_DIR; run: $0 start"
+  fi
   cat "$ENV_FILE"
 }
 

@@ -5,6 +5,8 @@ import type { CommandGroup } from "./command.js";
 import { createContext, type CliContext, type CliIO } from "./context.js";
 import { reportFailure } from "./errors.js";
 import { registerGeneric } from "./generic.js";
+import { registerK8sAuthMethod } from "./k8s-auth-method.js";
+import { registerK8sGatewayConfig } from "./k8s-gateway-config.js";
 import { registerKv } from "./kv.js";
 import { registerLogin } from "./login.js";
 import { registerOperator } from "./operator.js";
@@ -25,6 +27,8 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerToken,
   registerPolicy,
   registerAuth,
+  registerK8sAuthMethod,
+  registerK8sGatewayConfig,
   registerSecrets,
   registerKv,
   registerVersion,

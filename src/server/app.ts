@@ -64,8 +64,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         return reply.code(400).send(errorBody("request body must be a JSON object"));
       }
       const controller = new AbortController();
-      req.raw.once("close", () => {
-        if (!reply.sent) controller.abort();
+      // The request stream closes once its body is read; only the response closing
+      // before it finished means the client went away.
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) controller.abort();
       });
       const res = await opts.core.handle({
         method: req.method,

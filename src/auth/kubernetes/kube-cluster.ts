@@ -15,6 +15,8 @@ const JWKS_MAX_AGE_MS = 5 * 60_000;
 /** An unknown `kid` may mean the cluster rotated its keys; refetch, but not more often than this. */
 const JWKS_MIN_REFRESH_MS = 30_000;
 const FETCH_TIMEOUT_MS = 10_000;
+/** The API server serves /openid/v1/jwks only as `application/jwk-set+json` and answers `application/json` alone with 406. */
+const JWKS_ACCEPT = "application/jwk-set+json, application/json";
 
 export interface KubeConnectorOptions {
   local: LocalServiceAccountFiles;
@@ -90,7 +92,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
       const onApiServer = apiServerPath(config, url);
       const doc =
         onApiServer !== undefined
-          ? await call("JWKS fetch", undefined, signal, (c) => c.get<unknown>(onApiServer, { signal }))
+          ? await call("JWKS fetch", undefined, signal, (c) => c.get<unknown>(onApiServer, { signal, accept: JWKS_ACCEPT }))
           : await fetchJson(url, signal).catch((err: unknown) => {
               throw kubeFailure(err, { operation: "JWKS fetch", host: url, configName: name, signal, logger: opts.logger });
             });
@@ -165,7 +167,7 @@ function apiServerPath(config: ClusterConfig, url: string): string | undefined {
 async function fetchJsonOverHttps(url: string, signal?: AbortSignal): Promise<unknown> {
   const timeout = AbortSignal.timeout(FETCH_TIMEOUT_MS);
   const res = await fetch(url, {
-    headers: { accept: "application/json" },
+    headers: { accept: JWKS_ACCEPT },
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   });
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
