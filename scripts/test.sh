@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What `npm test` runs: build, unit tests, then every suite (unit, integration,
-# e2e) against a real Kubernetes API server.
+# What `npm test` runs: build, unit tests, then the HTTP, end-to-end and
+# integration suites against a real Kubernetes API server.
 #
 # By default it starts the local control plane of scripts/k8s-test-cluster.sh
 # (building kube-apiserver once per machine) and stops it afterwards if it
@@ -13,7 +13,31 @@ cd "$(dirname "$0")/.."
 cluster=scripts/k8s-test-cluster.sh
 
 npm run build
-npx vitest run src
+
+results=$(mktemp -d)
+# vitest's own summary is not a line CI reads; print "N passed, N failed" from its JSON report.
+summary() {
+  node -e '
+    let passed = 0, failed = 0, skipped = 0;
+    for (const f of process.argv.slice(1)) {
+      try {
+        const r = JSON.parse(require("fs").readFileSync(f, "utf8"));
+        passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+      } catch { failed += 1; }
+    }
+    console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+  ' "$@"
+}
+run_vitest() {
+  local report=$1; shift
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+}
+
+# Unit tests first: they need no cluster, and a failure stops here.
+if ! run_vitest "$results/unit.json" src; then
+  summary "$results/unit.json"
+  exit 1
+fi
 
 if [ -n "${KUBE_HOST:-}" ] && { [ -n "${KUBE_ADMIN_TOKEN:-}" ] || [ -n "${KUBECONFIG:-}" ]; }; then
   echo "[test] using the existing cluster at $KUBE_HOST"
@@ -28,7 +52,8 @@ else
 fi
 
 set +e
-npx vitest run
+run_vitest "$results/rest.json" test
 status=$?
 set -e
+summary "$results/unit.json" "$results/rest.json"
 exit "$status"

@@ -137,5 +137,5 @@ describe("sqlite durability under SIGKILL", () => {
     } finally {
       await store.close();
     }
-  });
+  }, 120_000);
 });
