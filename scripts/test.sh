@@ -34,7 +34,7 @@ run_vitest() {
 }
 
 # Unit tests first: they need no cluster, and a failure stops here.
-if ! run_vitest "$results/unit.json" src; then
+if ! run_vitest "$results/unit.json" --project unit; then
   summary "$results/unit.json"
   exit 1
 fi
@@ -52,7 +52,7 @@ else
 fi
 
 set +e
-run_vitest "$results/rest.json" test
+run_vitest "$results/rest.json" --project suites
 status=$?
 set -e
 summary "$results/unit.json" "$results/rest.json"
