@@ -33,6 +33,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Default `application/json`. `/openid/v1/jwks` answers 406 to that and wants `application/jwk-set+json`. */
   accept?: string;
+  /** The identity of this one call, overriding the client's `token`/`tokenProvider` (one pooled client, many reviewers). */
+  bearerToken?: string;
 }
 
 /** The one client through which latchkey talks to a Kubernetes API server. */
@@ -116,7 +118,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     opts: RequestOptions,
   ): Promise<{ status: number; text: string; retryAfter?: string; token?: string }> {
     opts.signal?.throwIfAborted();
-    const token = await bearer();
+    const token = opts.bearerToken ?? (await bearer());
     const headers: Record<string, string> = { accept: opts.accept ?? "application/json", "user-agent": "latchkey" };
     if (token) headers.authorization = `Bearer ${token}`;
     if (payload !== undefined) headers["content-type"] = opts.contentType ?? "application/json";

@@ -202,7 +202,7 @@ export async function forgedToken(jwt: string): Promise<string> {
  * result. The API server sees deletions through informers, a moment late.
  */
 export async function retryWhile<T>(fn: () => Promise<T>, again: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const value = await fn();
     if (!again(value) || Date.now() > deadline) return value;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { KubeClient, KubeClientConfig } from "../../kube/client.js";
+import type { KubeClient, KubeClientConfig, RequestOptions } from "../../kube/client.js";
 import { KubeApiError, KubeUnavailableError } from "../../kube/errors.js";
 import type { Namespace, TokenReviewStatus } from "../../kube/types.js";
 import { createKubeConnector, kubeFailure } from "./kube-cluster.js";
@@ -21,7 +21,7 @@ const CLIENT_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjbGllbnQifQ.c2ln";
 const FORBIDDEN_MESSAGE =
   "kubernetes TokenReview failed: the reviewer identity is not allowed to create tokenreviews (does it have system:auth-delegator?)";
 
-/** A KubeClient that records which bearer each call carried (through the config's tokenProvider). */
+/** A KubeClient that records which bearer each call carried (its `bearerToken`, else the config's token). */
 function fakeKube() {
   const state = {
     built: [] as KubeClientConfig[],
@@ -35,9 +35,9 @@ function fakeKube() {
   };
   const createClient = (config: KubeClientConfig): KubeClient => {
     state.built.push(config);
-    const enter = async () => {
+    const enter = async (opts?: RequestOptions) => {
       if (state.delayMs) await sleep(state.delayMs);
-      state.bearers.push((await config.tokenProvider?.()) ?? "");
+      state.bearers.push(opts?.bearerToken ?? (await config.tokenProvider?.()) ?? config.token ?? "");
       if (state.fail) throw state.fail;
     };
     const unused = async (): Promise<never> => {
@@ -49,17 +49,17 @@ function fakeKube() {
       create: unused,
       delete: unused,
       createTokenRequest: unused,
-      async get<T>(path: string): Promise<T> {
-        await enter();
+      async get<T>(path: string, opts?: RequestOptions): Promise<T> {
+        await enter(opts);
         if (!(path in state.gets)) throw new KubeApiError(404, "NotFound", "not found", "GET", path);
         return state.gets[path] as T;
       },
-      async tokenReview(jwt) {
-        await enter();
+      async tokenReview(jwt, _audiences, opts) {
+        await enter(opts);
         return state.review(jwt);
       },
-      async getNamespace(name) {
-        await enter();
+      async getNamespace(name, opts) {
+        await enter(opts);
         return state.namespaces[name];
       },
       async close() {

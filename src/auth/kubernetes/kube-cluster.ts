@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { JSONWebKeySet, JWK } from "jose";
 import { LatchkeyError, permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger } from "../../core/types.js";
@@ -42,8 +41,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
   const fetchJson = opts.fetchJson ?? fetchJsonOverHttps;
 
   return (config, name) => {
-    // One pooled client serves every identity: the bearer of each call is set in this async context.
-    const bearer = new AsyncLocalStorage<string>();
+    // One pooled client serves every identity: each call names its bearer.
     let current: { ca: string | undefined; client: KubeClient } | undefined;
     let jwksCache: { at: number; keys: JSONWebKeySet } | undefined;
 
@@ -57,7 +55,6 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
       const built = createClient({
         host: config.kubernetesHost,
         caPem: ca,
-        tokenProvider: () => bearer.getStore() ?? "",
         ...(config.clientCert !== "" && { clientCertPem: config.clientCert, clientKeyPem: config.clientKey }),
       });
       current = { ca, client: built };
@@ -76,12 +73,12 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
       operation: KubeOperation,
       clientJwt: string | undefined,
       signal: AbortSignal | undefined,
-      fn: (c: KubeClient) => Promise<T>,
+      fn: (c: KubeClient, opts: { signal?: AbortSignal; bearerToken?: string }) => Promise<T>,
     ): Promise<T> {
       const who = await identity(clientJwt);
       try {
         const c = await client();
-        return await bearer.run(who.token, () => fn(c));
+        return await fn(c, { signal, bearerToken: who.token || undefined });
       } catch (err) {
         throw kubeFailure(err, { operation, identity: who.kind, host: config.kubernetesHost, configName: name, signal, logger: opts.logger });
       }
@@ -92,7 +89,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
       const onApiServer = apiServerPath(config, url);
       const doc =
         onApiServer !== undefined
-          ? await call("JWKS fetch", undefined, signal, (c) => c.get<unknown>(onApiServer, { signal, accept: JWKS_ACCEPT }))
+          ? await call("JWKS fetch", undefined, signal, (c, o) => c.get<unknown>(onApiServer, { ...o, accept: JWKS_ACCEPT }))
           : await fetchJson(url, signal).catch((err: unknown) => {
               throw kubeFailure(err, { operation: "JWKS fetch", host: url, configName: name, signal, logger: opts.logger });
             });
@@ -104,8 +101,8 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
     }
 
     async function discoverJwksUri(signal: AbortSignal | undefined): Promise<string> {
-      const doc = await call("OIDC discovery", undefined, signal, (c) =>
-        c.get<unknown>("/.well-known/openid-configuration", { signal }),
+      const doc = await call("OIDC discovery", undefined, signal, (c, o) =>
+        c.get<unknown>("/.well-known/openid-configuration", o),
       );
       if (!isRecord(doc) || typeof doc.jwks_uri !== "string") {
         opts.logger.error({ config: name }, "kubernetes OIDC discovery document has no jwks_uri");
@@ -117,7 +114,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
     const connection: ClusterConnection = {
       reviewer: {
         async review(jwt, audiences, signal): Promise<ReviewResult> {
-          const status = await call("TokenReview", jwt, signal, (c) => c.tokenReview(jwt, audiences, { signal }));
+          const status = await call("TokenReview", jwt, signal, (c, o) => c.tokenReview(jwt, audiences, o));
           return {
             authenticated: status.authenticated,
             username: status.user?.username,
@@ -130,7 +127,7 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
       },
       namespaces: {
         async labels(namespace, signal, clientJwt) {
-          const ns = await call("namespace lookup", clientJwt, signal, (c) => c.getNamespace(namespace, { signal }));
+          const ns = await call("namespace lookup", clientJwt, signal, (c, o) => c.getNamespace(namespace, o));
           return ns ? (ns.metadata.labels ?? {}) : undefined;
         },
       },
