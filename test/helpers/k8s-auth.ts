@@ -198,7 +198,7 @@ export async function forgedToken(jwt: string): Promise<string> {
 }
 
 /**
- * Calls `fn` until `again` is false or 5 s have passed; returns the last
+ * Calls `fn` until `again` is false or 20 s have passed; returns the last
  * result. The API server sees deletions through informers, a moment late.
  */
 export async function retryWhile<T>(fn: () => Promise<T>, again: (value: T) => boolean): Promise<T> {
