@@ -259,19 +259,22 @@ export function createCore(opts: CoreOptions) {
       await unsealedState?.tokens.use(auth);
     }
 
-    const auditReq: AuditRequest = auditRequestOf(logical, mount, path, req.token);
-    await audit.logRequest(auditReq);
+    // With no audit device enabled, skip building the entries: this is the hot path.
+    const auditReq: AuditRequest | undefined = audit.enabled() ? auditRequestOf(logical, mount, path, req.token) : undefined;
+    const recordResponse = (response: AuditResponse["response"], error?: string) =>
+      auditReq ? audit.logResponse({ ...auditReq, response, error }) : undefined;
+    if (auditReq) await audit.logRequest(auditReq);
 
     let resp: (LogicalResponse & { authResult?: TokenAuthResult }) | undefined;
     try {
       resp = (await handler(logical)) ?? {};
     } catch (err) {
-      await audit.logResponse({ ...auditReq, error: err instanceof Error ? err.message : "error" });
+      await recordResponse(undefined, err instanceof Error ? err.message : "error");
       throw err;
     }
 
     if (resp.raw) {
-      await audit.logResponse({ ...auditReq, response: {} });
+      await recordResponse({});
       return { status: resp.raw.status ?? 200, raw: resp.raw };
     }
 
@@ -290,9 +293,10 @@ export function createCore(opts: CoreOptions) {
     if (resp.auth) extra.auth = await issueLoginToken(mount, match.path, resp.auth);
     if (resp.authResult) extra.auth = resp.authResult;
 
-    await audit.logResponse({
-      ...auditReq,
-      response: { data: resp.data, secret: extra.leaseId ? { lease_id: extra.leaseId } : undefined, auth: extra.auth },
+    await recordResponse({
+      data: resp.data,
+      secret: extra.leaseId ? { lease_id: extra.leaseId } : undefined,
+      auth: extra.auth,
     });
     const hasBody =
       resp.data !== undefined || resp.auth || resp.authResult || resp.secret || resp.leaseInfo || resp.warnings?.length;
@@ -300,8 +304,9 @@ export function createCore(opts: CoreOptions) {
     return { status: resp.status ?? 200, body: envelope(requestId, resp, extra) };
   }
 
+  const sysStorage = barrier.view("sys/system/");
   function lazySysStorage(): StorageView {
-    return barrier.view("sys/system/");
+    return sysStorage;
   }
 
   async function authenticate(req: ApiRequest): Promise<TokenEntry> {
@@ -430,5 +435,3 @@ function withoutListFlag(query: Record<string, string>): Record<string, unknown>
   const { list: _list, ...rest } = query;
   return rest;
 }
-
-export type AuditResponseInput = AuditResponse;

@@ -39,8 +39,15 @@ export function createMountTable(deps: MountTableDeps) {
   const coreView = barrier.view("core/");
   const tables: Record<"mounts" | "auth", MountEntry[]> = { mounts: [], auth: [] };
 
+  // One view per mount, made once: storageFor runs on every request.
+  const views = new Map<string, StorageView>();
   function storageFor(entry: MountEntry): StorageView {
-    return barrier.view(`${entry.table === "auth" ? "auth" : "logical"}/${entry.uuid}/`);
+    let view = views.get(entry.uuid);
+    if (!view) {
+      view = barrier.view(`${entry.table === "auth" ? "auth" : "logical"}/${entry.uuid}/`);
+      views.set(entry.uuid, view);
+    }
+    return view;
   }
 
   async function instantiate(entry: MountEntry) {
@@ -125,6 +132,7 @@ export function createMountTable(deps: MountTableDeps) {
       tables[table] = tables[table].filter((e) => e !== entry);
       await save(table);
       await clearView(storageFor(entry));
+      views.delete(entry.uuid);
       logger.info({ path: mountPath }, "unmounted");
     },
     async tune(table: "mounts" | "auth", path: string, config: EnableParams["config"]) {

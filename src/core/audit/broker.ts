@@ -75,6 +75,9 @@ export function createAuditBroker(deps: { logger: Logger; now?: () => number }) 
 
     disable,
 
+    /** Is any device enabled? Without one, callers need not build entries at all. */
+    enabled: () => devices.size > 0,
+
     list(): AuditDeviceInfo[] {
       return [...devices]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
