@@ -38,8 +38,13 @@ for (let i = 0; i < profile.samples.length; i++) {
 }
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
-const shortUrl = (url: string) =>
-  url === "" ? "(native)" : url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\//, "~/").replace(/^.*\/(dist|dist-bench)\//, "$1/");
+function shortUrl(url: string): string {
+  if (url === "") return "(native)";
+  const path = url.replace(/^file:\/\//, "");
+  const dep = /\/node_modules\/(.*)$/.exec(path);
+  if (dep) return `~/${dep[1]}`;
+  return path.replace(/^.*\/(dist|dist-bench)\//, "$1/");
+}
 const label = (n: ProfileNode) =>
   `${n.callFrame.functionName || "(anonymous)"} ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 

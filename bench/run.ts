@@ -118,7 +118,8 @@ const file: ResultsFile = {
     skipped,
   },
 };
-const out = flags.out ?? join(REPO, "bench", "results.json");
+// A partial run (--only) must not overwrite the committed results of a full one.
+const out = flags.out ?? (only ? join(tmpRoot, "results-only.json") : join(REPO, "bench", "results.json"));
 writeFileSync(out, JSON.stringify(file, null, 2) + "\n");
 if (!quick && !only && !flags.out) updateResultsMarkdown(join(REPO, "bench", "RESULTS.md"), file, SCENARIOS);
 

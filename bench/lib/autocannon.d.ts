@@ -21,6 +21,7 @@ declare module "autocannon" {
     headers?: Record<string, string>;
     body?: string;
     requests?: Request[];
+    tlsOptions?: { ca?: string };
   }
 
   export interface Histogram {

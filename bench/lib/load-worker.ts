@@ -25,7 +25,13 @@ function run(opts: Options, onResponse?: (status: number, ms: number) => void): 
   });
 }
 
-const base: Options = { url: spec.url, connections: spec.connections, timeout: 30, requests: await requests() };
+const base: Options = {
+  url: spec.url,
+  connections: spec.connections,
+  timeout: 30,
+  requests: await requests(),
+  ...(spec.tlsCa && { tlsOptions: { ca: spec.tlsCa } }),
+};
 if (spec.warmupS > 0) await run({ ...base, duration: spec.warmupS });
 
 // autocannon's own histogram has whole-millisecond buckets; this one has microseconds.

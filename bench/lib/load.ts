@@ -18,6 +18,8 @@ export interface LoadSpec {
   request?: Request;
   /** A compiled module (file URL) whose export `name`, called with `args`, returns autocannon requests. */
   dynamic?: { module: string; name: string; args: unknown };
+  /** PEM of the CA that signed an https target's certificate. */
+  tlsCa?: string;
   /** The process under test, whose CPU time the load process samples over the measured window. */
   serverPid?: number;
 }

@@ -9,8 +9,8 @@ import type { BenchContext, Measurement } from "./types.js";
  */
 export async function measureHttp(
   ctx: BenchContext,
-  target: BenchProcess,
-  spec: Pick<LoadSpec, "url" | "request" | "dynamic">,
+  target: Pick<BenchProcess, "pid">,
+  spec: Pick<LoadSpec, "url" | "request" | "dynamic" | "tlsCa">,
 ): Promise<Measurement> {
   const { settings } = ctx;
   const load = await runLoad(

@@ -19,7 +19,9 @@ export interface ResultsFile {
 
 const fmt = (n: number | null, digits = 0) =>
   n === null ? "—" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const pct = (r: number | null) => (r === null ? "—" : `${(r * 100).toFixed(r < 0.1 ? 1 : 0)}%`);
+/** Below 1 as a percentage of the baseline, from 1 up as a multiple of it. */
+const pct = (r: number | null) =>
+  r === null ? "—" : r >= 1 ? `${r.toFixed(2)}×` : `${(r * 100).toFixed(r < 0.1 ? 1 : 0)}%`;
 
 function rows(results: ScenarioResult[], scenarios: Scenario[]): string[][] {
   return results.map((r) => {

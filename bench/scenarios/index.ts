@@ -1,8 +1,14 @@
 import type { Scenario } from "../lib/types.js";
 import { authTokenLookupSelf } from "./auth-token-lookup-self.js";
 import { fastifyHelloWorld } from "./fastify-hello-world.js";
+import { k8sLoginJwksBatch } from "./k8s-login-jwks-batch.js";
+import { k8sLoginJwksService } from "./k8s-login-jwks-service.js";
+import { k8sLoginTokenreviewCached } from "./k8s-login-tokenreview-cached.js";
+import { k8sLoginTokenreview } from "./k8s-login-tokenreview.js";
+import { k8sTokenreviewDirect } from "./k8s-tokenreview-direct.js";
 import { kvV2ReadSqlite } from "./kv-v2-read-sqlite.js";
 import { kvV2WriteSqlite } from "./kv-v2-write-sqlite.js";
+import { rs256VerifyRaw } from "./rs256-verify-raw.js";
 import { tokens1m } from "./tokens-1m.js";
 
 /** Every scenario, in run order: a baseline comes before the scenarios compared with it. */
@@ -11,5 +17,11 @@ export const SCENARIOS: Scenario[] = [
   authTokenLookupSelf,
   kvV2ReadSqlite,
   kvV2WriteSqlite,
+  rs256VerifyRaw,
+  k8sLoginJwksService,
+  k8sLoginJwksBatch,
+  k8sTokenreviewDirect,
+  k8sLoginTokenreview,
+  k8sLoginTokenreviewCached,
   tokens1m,
 ];

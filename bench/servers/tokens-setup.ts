@@ -1,12 +1,14 @@
-// Set-up process of tokens-1m: `node tokens-setup.js <dataDir> <total> <expiring> <result.json>`.
+// Set-up processes of tokens-1m: `tokens-setup.js init|fill <dataDir> ...` (the two modes are below).
 //
-// Writes `total` live service tokens, each with its auth lease, into the
-// SQLite store of `<dataDir>` through latchkey's own core from dist/ (the
-// barrier, the token store and the lease manager), so the records are exactly
-// those `latchkey server` writes for a Kubernetes login; only the SQLite commits are
-// grouped (see batching-store.ts). The last `expiring` tokens get TTLs that
-// make their leases come due together, in one second, a few seconds after the
-// set-up ends; the rest live for 24 hours.
+// `init` initialises the SQLite store of <dataDir> with the auto seal; then
+// one `fill` process per core writes its share of the live service tokens,
+// each with its auth lease, through latchkey's own core from dist/ (barrier,
+// token store, lease manager), so the records are exactly those
+// `latchkey server` writes for Kubernetes logins; only the way the rows reach
+// the SQLite file differs (a sorted bulk insert: bulk-load-store.ts). Tokens
+// numbered below `expiring` get a one-second TTL: by the time the server
+// starts, their leases are all due at once, as after an outage or a restart.
+// The rest live for 24 hours.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,20 +17,18 @@ import type { Logger } from "../../src/core/types.js";
 import type { createSqliteStore as CreateSqliteStore } from "../../src/storage/sqlite.js";
 import type { BACKENDS as Backends } from "../../src/server/main.js";
 import { REPO } from "../lib/processes.js";
-import { createBatchingStore } from "./batching-store.js";
+import { createBulkLoadStore } from "./bulk-load-store.js";
 
-export interface TokensSetupResult {
-  rootToken: string;
+/** What one `fill` process reports. */
+export interface TokensFillResult {
   created: number;
   seconds: number;
-  /** Unix ms: the expiring leases are due in [dueFromMs, dueToMs). */
-  dueFromMs: number;
-  dueToMs: number;
+  /** Unix ms: the expiring leases it wrote fell due in [dueFromMs, dueToMs), before the set-up ended; null if it wrote none. */
+  dueFromMs: number | null;
+  dueToMs: number | null;
 }
 
-const [dataDir, totalArg, expiringArg, resultFile] = process.argv.slice(2);
-const total = Number(totalArg);
-const expiring = Number(expiringArg);
+const [mode, dataDir, ...rest] = process.argv.slice(2);
 
 const dist = (path: string) => pathToFileURL(join(REPO, "dist", path)).href;
 const { createCore } = (await import(dist("core/core.js"))) as { createCore: typeof CreateCore };
@@ -36,25 +36,38 @@ const { createSqliteStore } = (await import(dist("storage/sqlite.js"))) as { cre
 const { BACKENDS } = (await import(dist("server/main.js"))) as { BACKENDS: typeof Backends };
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const physical = createBatchingStore(createSqliteStore(join(dataDir, "latchkey.db")));
+const dbPath = join(dataDir, "latchkey.db");
+const bulk = createBulkLoadStore(createSqliteStore(dbPath), dbPath);
 const core = createCore({
-  physical,
+  physical: bulk.store,
   seal: { type: "auto", keyFile: join(dataDir, "unseal.key") },
   storageType: "sqlite",
   logger: quiet,
   backends: BACKENDS,
-  // This process must never revoke anything: the server under test does.
+  // Set-up processes must never revoke anything: the server under test does.
   leaseTickMs: 24 * 3600 * 1000,
 });
-// What `PUT sys/init` does with the auto seal.
-const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
-const { tokens } = core.services;
+
+if (mode === "init") {
+  // `tokens-setup.js init <dataDir> <result.json>`: what `PUT sys/init` does with the auto seal.
+  const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
+  await core.close();
+  writeFileSync(rest[0], JSON.stringify({ rootToken }));
+} else {
+  // `tokens-setup.js fill <dataDir> <from> <to> <expiring> <result.json>`: tokens number from..to-1;
+  // those below `expiring` get the one-second TTL. Several fill processes run side by side.
+  const [from, to, expiring] = rest.slice(0, 3).map(Number);
+  await core.sealManager.autoUnseal();
+  await core.unsealed();
+  writeFileSync(rest[3], JSON.stringify(await fill(from, to, expiring)));
+  await core.close();
+}
 
 /** What the core's login path hands the token store for a Kubernetes login (core.ts, issueLoginToken). */
 async function login(i: number, ttl: number): Promise<void> {
   const namespace = `team-${i % 200}`;
   const serviceAccount = `app-${i % 5000}`;
-  await tokens.create({
+  await core.services.tokens.create({
     policies: ["app", "default"],
     metadata: {
       role: "app",
@@ -71,29 +84,21 @@ async function login(i: number, ttl: number): Promise<void> {
   });
 }
 
-const started = Date.now();
-const longLived = total - expiring;
-for (let i = 0; i < longLived; i++) {
-  await login(i, 24 * 3600);
-  if (i > 0 && i % 100_000 === 0) process.stdout.write(`${i} tokens, ${Math.round(i / ((Date.now() - started) / 1000))}/s\n`);
+async function fill(from: number, to: number, expiring: number): Promise<TokensFillResult> {
+  const started = Date.now();
+  bulk.startBulk();
+  let dueFromMs: number | null = null;
+  let dueToMs: number | null = null;
+  for (let i = from; i < Math.min(to, expiring); i++) {
+    dueFromMs ??= Date.now() + 1000;
+    await login(i, 1);
+    dueToMs = Date.now() + 1001;
+  }
+  for (let i = Math.max(from, expiring); i < to; i++) {
+    await login(i, 24 * 3600);
+    if ((i - from) % 100_000 === 0 && i > from) process.stdout.write(`${i - from} tokens, ${Math.round((i - from) / ((Date.now() - started) / 1000))}/s\n`);
+  }
+  // The staged rows go into the kv table.
+  await bulk.finish();
+  return { created: to - from, seconds: (Date.now() - started) / 1000, dueFromMs, dueToMs };
 }
-await physical.flush();
-
-// Due once the rest is written and the server has started: the set-up's own rate tells how long writing takes.
-const perToken = longLived > 0 ? (Date.now() - started) / longLived : 0.1;
-const dueFromMs = Math.ceil((Date.now() + perToken * expiring * 1.5 + 15_000) / 1000) * 1000;
-for (let i = longLived; i < total; i++) {
-  const ttl = Math.ceil((dueFromMs - Date.now()) / 1000);
-  if (ttl < 2) throw new Error("set-up too slow: the expiring tokens would be due before the server starts");
-  await login(i, ttl);
-}
-await core.close();
-
-const result: TokensSetupResult = {
-  rootToken,
-  created: total,
-  seconds: (Date.now() - started) / 1000,
-  dueFromMs,
-  dueToMs: dueFromMs + 1000,
-};
-writeFileSync(resultFile, JSON.stringify(result));

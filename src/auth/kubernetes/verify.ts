@@ -123,6 +123,22 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
   throw notAuthenticated();
 }
 
+/**
+ * The key set fetched (or configured) once, imported once: jose imports keys
+ * lazily and caches them per local set, so a set made per login re-imports
+ * the RSA key every time.
+ */
+const localSets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>();
+
+function localSet(keySet: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  let keys = localSets.get(keySet);
+  if (!keys) {
+    keys = createLocalJWKSet(keySet);
+    localSets.set(keySet, keys);
+  }
+  return keys;
+}
+
 async function verifyWithKeySet(
   jwt: string,
   keySet: JSONWebKeySet,
@@ -131,7 +147,7 @@ async function verifyWithKeySet(
 ): Promise<"verified" | "failed" | "no-key"> {
   let keys: ReturnType<typeof createLocalJWKSet>;
   try {
-    keys = createLocalJWKSet(keySet);
+    keys = localSet(keySet);
   } catch (err) {
     const message = `kubernetes JWKS of config "${configName}" is not a valid JSON Web Key Set`;
     logger.error({ config: configName }, message);
