@@ -34,17 +34,45 @@ export function createSqliteStore(path: string): PhysicalStore {
     const value = getStmt.get(key);
     return value === undefined ? undefined : new Uint8Array(value);
   };
-  const applyWrites = db.transaction((writes: PendingWrites) => {
-    for (const [key, value] of writes) {
-      if (value) putStmt.run(key, value);
-      else deleteStmt.run(key);
+  const applyWrites = db.transaction((sets: PendingWrites[]) => {
+    for (const writes of sets) {
+      for (const [key, value] of writes) {
+        if (value) putStmt.run(key, value);
+        else deleteStmt.run(key);
+      }
     }
   });
 
+  // Group commit: write sets that arrive while the event loop is busy with other
+  // requests are applied in one SQLite transaction on the next turn. A commit
+  // costs tens of microseconds of lock and write calls whatever its size, so
+  // concurrent logins share it. Each caller resumes only once its writes are
+  // committed: an acknowledged write is in the WAL exactly as before.
+  let queued: { writes: PendingWrites; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  function flush() {
+    const batch = queued;
+    queued = [];
+    if (batch.length === 0) return;
+    try {
+      // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
+      guard(() => applyWrites.immediate(batch.map((b) => b.writes)));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const b of batch) b.resolve();
+  }
+  function commit(writes: PendingWrites): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (queued.length === 0) setImmediate(flush);
+      queued.push({ writes, resolve, reject });
+    });
+  }
+
   const store: PhysicalStore = {
     get: async (key) => guard(() => read(key)),
-    put: async (key, value) => guard(() => void putStmt.run(key, value)),
-    delete: async (key) => guard(() => void deleteStmt.run(key)),
+    put: (key, value) => commit(new Map([[key, new Uint8Array(value)]])),
+    delete: (key) => commit(new Map([[key, null]])),
     list: async (prefix, after, limit) => guard(() => listOver(range, prefix, after, limit)),
     scan: async (prefix, after, limit) => guard(() => scanOver(range, prefix, after, limit)),
     async transaction(fn) {
@@ -65,12 +93,12 @@ export function createSqliteStore(path: string): PhysicalStore {
         delete: async (key) => void writes.set(key, null),
       };
       const result = await fn(tx);
-      // better-sqlite3 transactions are synchronous, so the async fn only buffers;
-      // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
-      if (writes.size > 0) guard(() => applyWrites.immediate(writes));
+      // better-sqlite3 transactions are synchronous, so the async fn only buffers.
+      if (writes.size > 0) await commit(writes);
       return result;
     },
     async close() {
+      flush();
       db.close();
     },
   };
