@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createBarrier } from "../storage/barrier.js";
-import type { PhysicalStore, StorageView } from "../storage/types.js";
+import type { PhysicalStore } from "../storage/types.js";
 import { createAuditTable } from "./audit-table.js";
 import { createAuditBroker } from "./audit/broker.js";
 import { badRequest, LatchkeyError, notFound, permissionDenied, sealed, unsupportedOperation } from "./errors.js";
@@ -241,7 +241,7 @@ export function createCore(opts: CoreOptions) {
       clientToken: def.needsClientToken ? req.token : undefined,
       mountPath: mount.entry.path,
       connection: { remoteAddress: req.remoteAddress },
-      storage: storage ?? lazySysStorage(),
+      storage: storage ?? sysStorage,
       requestId,
       signal: req.signal,
     };
@@ -304,10 +304,8 @@ export function createCore(opts: CoreOptions) {
     return { status: resp.status ?? 200, body: envelope(requestId, resp, extra) };
   }
 
+  /** The system backend's own view; its paths mostly use core services instead. */
   const sysStorage = barrier.view("sys/system/");
-  function lazySysStorage(): StorageView {
-    return sysStorage;
-  }
 
   async function authenticate(req: ApiRequest): Promise<TokenEntry> {
     if (!req.token) throw permissionDenied("missing client token");

@@ -128,10 +128,9 @@ export type Router = ReturnType<typeof createRouter>;
 /** Maps an HTTP method (and `?list=true`) to the logical operation; undefined = not allowed. */
 export function operationFor(method: string, listQuery: boolean): Operation | undefined {
   switch (method) {
+    // Vault's LIST method never arrives: Node's HTTP parser rejects it, so lists are `GET ?list=true`.
     case "GET":
       return listQuery ? "list" : "read";
-    case "LIST":
-      return "list";
     case "POST":
     case "PUT":
       return "update";

@@ -3,15 +3,8 @@ import type { Capability, Operation } from "../types.js";
 /** A value listed under `allowed_parameters` / `denied_parameters`; strings may use `*` globs at either end. */
 export type ParameterValue = string | number | boolean;
 
-/** One `path "<pattern>" { ... }` block of a policy. */
-export interface PathRule {
-  /**
-   * The pattern as written, without a leading `/`: may end with `*` (prefix
-   * match), contain whole `+` segments, and `{{token.metadata.<key>}}`.
-   */
-  path: string;
-  /** Canonical order; `["deny"]` alone when the block denies. */
-  capabilities: Capability[];
+/** The parameter and wrapping constraints a rule can carry (and a winning rule's merge of them). */
+export interface RuleConstraints {
   /** Keys lower-cased; an empty list allows any value. Absent: no restriction. */
   allowedParameters?: Record<string, ParameterValue[]>;
   /** Keys lower-cased; an empty list denies any value. */
@@ -21,6 +14,17 @@ export interface PathRule {
   minWrappingTtl?: number;
   /** Seconds. */
   maxWrappingTtl?: number;
+}
+
+/** One `path "<pattern>" { ... }` block of a policy. */
+export interface PathRule extends RuleConstraints {
+  /**
+   * The pattern as written, without a leading `/`: may end with `*` (prefix
+   * match), contain whole `+` segments, and `{{token.metadata.<key>}}`.
+   */
+  path: string;
+  /** Canonical order; `["deny"]` alone when the block denies. */
+  capabilities: Capability[];
   /** 1-based line of the block in the policy text (for messages). */
   line: number;
 }
@@ -52,15 +56,10 @@ export interface AclCheck {
 }
 
 /** The merged permissions of the rule that wins for a path. */
-export interface AclPermissions {
+export interface AclPermissions extends RuleConstraints {
   /** The winning pattern after template substitution; `"*"` for the root policy. */
   pattern: string;
   capabilities: Capability[];
-  allowedParameters?: Record<string, ParameterValue[]>;
-  deniedParameters?: Record<string, ParameterValue[]>;
-  requiredParameters?: string[];
-  minWrappingTtl?: number;
-  maxWrappingTtl?: number;
 }
 
 export interface ParameterCheck {
