@@ -241,6 +241,45 @@ export function runPhysicalStoreConformance(name: string, factory: StoreFactory)
         expect(await store.get("iso/k")).toEqual(bytes("v"));
       });
 
+      it("serialises concurrent read-modify-writes: no update is lost", async () => {
+        await store.put("ctr", bytes("0"));
+        const increment = () =>
+          store.transaction(async (tx) => {
+            const current = Number(new TextDecoder().decode(await tx.get("ctr")));
+            await tx.put("ctr", bytes(String(current + 1)));
+            return current;
+          });
+        const seen = await Promise.all(Array.from({ length: 50 }, increment));
+        expect(new TextDecoder().decode(await store.get("ctr"))).toBe("50");
+        expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      });
+
+      it("lets exactly one of many concurrent transactions claim a key", async () => {
+        const claim = (who: number) =>
+          store.transaction(async (tx) => {
+            if (await tx.get("claim/k")) return false;
+            if ((await tx.list("claim/")).length > 0) return false;
+            await tx.put("claim/k", bytes(String(who)));
+            return true;
+          });
+        const won = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(i)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+      });
+
+      it("sees a delete queued by an earlier transaction", async () => {
+        await store.put("gone/k", bytes("v"));
+        const [, after] = await Promise.all([
+          store.transaction(async (tx) => tx.delete("gone/k")),
+          store.transaction(async (tx) => ({ value: await tx.get("gone/k"), keys: await tx.scan("gone/") })),
+        ]);
+        expect(after).toEqual({ value: undefined, keys: [] });
+      });
+
+      it("keeps serving transactions after one throws", async () => {
+        await expect(store.transaction(async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+        await expect(store.transaction(async () => 7)).resolves.toBe(7);
+      });
+
       it("copies values put inside a transaction", async () => {
         const value = bytes("abc");
         await store.transaction(async (tx) => {

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { LatchkeyError, upstreamError } from "../core/errors.js";
 import { compareKeys, prefixSuccessor } from "./keys.js";
+import { createTxLock } from "./tx-lock.js";
 import type { PhysicalReader, PhysicalStore, PhysicalTx } from "./types.js";
 
 /** Keys in ascending byte order from `lower` (inclusive) to `upper` (exclusive; none = unbounded), read lazily. */
@@ -10,6 +11,27 @@ type KeyRange = (lower: string, upper: string | undefined) => Iterable<string>;
 
 /** A buffered write inside a transaction: the new value, or null for a delete. */
 type PendingWrites = Map<string, Uint8Array | null>;
+
+/** Write sets queued for the next group commit, and their combined effect for transactions to read. */
+interface Batch {
+  sets: PendingWrites[];
+  overlay: PendingWrites;
+  state: "open" | "committed" | "failed";
+  done: Promise<void>;
+  settle(err?: unknown): void;
+}
+
+function newBatch(schedule: () => void): Batch {
+  let settle!: (err?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))));
+  // Callers that only read from a failed batch learn of it through readFromFailed; no unhandled rejection.
+  done.catch(() => undefined);
+  schedule();
+  return { sets: [], overlay: new Map(), state: "open", done, settle };
+}
+
+const readFromFailed = () =>
+  upstreamError(503, "sqlite storage failed: a transaction this one depends on was not committed");
 
 /**
  * The embedded physical store: one SQLite file, one `kv` table ordered by key,
@@ -48,25 +70,67 @@ export function createSqliteStore(path: string): PhysicalStore {
   // costs tens of microseconds of lock and write calls whatever its size, so
   // concurrent logins share it. Each caller resumes only once its writes are
   // committed: an acknowledged write is in the WAL exactly as before.
-  let queued: { writes: PendingWrites; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let open: Batch | undefined;
   function flush() {
-    const batch = queued;
-    queued = [];
-    if (batch.length === 0) return;
+    const batch = open;
+    open = undefined;
+    if (!batch) return;
     try {
       // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
-      guard(() => applyWrites.immediate(batch.map((b) => b.writes)));
+      guard(() => applyWrites.immediate(batch.sets));
+      batch.state = "committed";
     } catch (err) {
-      for (const b of batch) b.reject(err);
+      batch.state = "failed";
+      batch.settle(err);
       return;
     }
-    for (const b of batch) b.resolve();
+    batch.settle();
   }
   function commit(writes: PendingWrites): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (queued.length === 0) setImmediate(flush);
-      queued.push({ writes, resolve, reject });
-    });
+    const batch = (open ??= newBatch(() => setImmediate(flush)));
+    batch.sets.push(writes);
+    for (const [key, value] of writes) batch.overlay.set(key, value);
+    return batch.done;
+  }
+
+  // Transactions run one at a time (see tx-lock.ts) and read through the open
+  // batch: a transaction that starts after another queued its writes sees them,
+  // so two uses of one token, two renewals or two check-and-sets never both
+  // read the old value. A transaction that read from a batch resumes only once
+  // that batch committed, and fails if it did not.
+  const exclusive = createTxLock();
+
+  async function runTransaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<{ result: T; wait?: Promise<void> }> {
+    const writes: PendingWrites = new Map();
+    let readFrom: Batch | undefined;
+    const queued = (): PendingWrites | undefined => {
+      if (open && open.overlay.size > 0) readFrom = open;
+      return open?.overlay;
+    };
+    const merged: KeyRange = (lower, upper) => {
+      const overlay = queued();
+      const committed = overlay ? mergeWrites(range(lower, upper), overlay, lower, upper) : range(lower, upper);
+      return mergeWrites(committed, writes, lower, upper);
+    };
+    const reader: PhysicalReader = {
+      get: async (key) => {
+        const pending = writes.has(key) ? writes.get(key) : queued()?.get(key);
+        if (pending !== undefined) return pending ? new Uint8Array(pending) : undefined;
+        return guard(() => read(key));
+      },
+      list: async (prefix, after, limit) => guard(() => listOver(merged, prefix, after, limit)),
+      scan: async (prefix, after, limit) => guard(() => scanOver(merged, prefix, after, limit)),
+    };
+    const tx: PhysicalTx = {
+      ...reader,
+      put: async (key, value) => void writes.set(key, new Uint8Array(value)),
+      delete: async (key) => void writes.set(key, null),
+    };
+    const result = await fn(tx);
+    if (readFrom?.state === "failed") throw readFromFailed();
+    // better-sqlite3 transactions are synchronous, so the async fn only buffers.
+    if (writes.size > 0) return { result, wait: commit(writes) };
+    return { result, wait: readFrom?.state === "open" ? readFrom.done : undefined };
   }
 
   const store: PhysicalStore = {
@@ -75,27 +139,16 @@ export function createSqliteStore(path: string): PhysicalStore {
     delete: (key) => commit(new Map([[key, null]])),
     list: async (prefix, after, limit) => guard(() => listOver(range, prefix, after, limit)),
     scan: async (prefix, after, limit) => guard(() => scanOver(range, prefix, after, limit)),
-    async transaction(fn) {
-      const writes: PendingWrites = new Map();
-      const merged: KeyRange = (lower, upper) => mergeWrites(range(lower, upper), writes, lower, upper);
-      const reader: PhysicalReader = {
-        get: async (key) => {
-          const pending = writes.get(key);
-          if (pending !== undefined) return pending ? new Uint8Array(pending) : undefined;
-          return guard(() => read(key));
-        },
-        list: async (prefix, after, limit) => guard(() => listOver(merged, prefix, after, limit)),
-        scan: async (prefix, after, limit) => guard(() => scanOver(merged, prefix, after, limit)),
-      };
-      const tx: PhysicalTx = {
-        ...reader,
-        put: async (key, value) => void writes.set(key, new Uint8Array(value)),
-        delete: async (key) => void writes.set(key, null),
-      };
-      const result = await fn(tx);
-      // better-sqlite3 transactions are synchronous, so the async fn only buffers.
-      if (writes.size > 0) await commit(writes);
-      return result;
+    async transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T> {
+      const release = await exclusive();
+      let outcome: { result: T; wait?: Promise<void> };
+      try {
+        outcome = await runTransaction(fn);
+      } finally {
+        release();
+      }
+      await outcome.wait;
+      return outcome.result;
     },
     async close() {
       flush();

@@ -33,6 +33,9 @@ export interface PhysicalStore extends PhysicalTx {
   /**
    * Runs `fn` and commits all of its writes atomically when it resolves; if it
    * throws, none of them is applied. Reads inside `fn` see its own writes.
+   * Transactions are serializable: each runs as if no other transaction ran
+   * while it did, so a read-modify-write never loses a concurrent update.
+   * `fn` must not start another transaction on the same store.
    */
   transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
