@@ -93,6 +93,17 @@ describe("access-id: creating an auth method", () => {
     await expect(h.call("update", "access-id", {})).rejects.toMatchObject(bad('missing required field "name"'));
   });
 
+  it("refuses a root policy, creating neither role nor access id", async () => {
+    const refused = (field: string) =>
+      bad(`field "${field}" must not contain "root": auth methods cannot create root tokens`);
+    await expect(createAuthMethod({ token_policies: ["app", " Root "] })).rejects.toMatchObject(refused("token_policies"));
+    await expect(createAuthMethod({ token_policies: undefined, policies: "app,root" })).rejects.toMatchObject(
+      refused("policies"),
+    );
+    await expect(h.call("read", "role/my-k8s-auth-method")).rejects.toMatchObject({ status: 404 });
+    await expect(h.call("list", "access-id")).rejects.toMatchObject({ status: 404 });
+  });
+
   it("lists access ids; 404 when there are none", async () => {
     await expect(h.call("list", "access-id")).rejects.toMatchObject({ status: 404 });
     const { access_id } = await createAuthMethod();

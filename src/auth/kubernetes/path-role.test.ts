@@ -1,4 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EMPTY_ROLE } from "./path-role.js";
+import { getRole, putRole } from "./store.js";
 import { type ClusterKeys, type K8sHarness, clusterKeys, createK8sHarness } from "./test-harness.js";
 
 const bad = (message: string) => ({ status: 400, message });
@@ -119,5 +121,50 @@ describe("role: validation", () => {
 
   it("refuses a bad role name", async () => {
     await expect(h.write("role/a b", DEMO)).rejects.toMatchObject(bad('invalid role name "a b"'));
+  });
+});
+
+describe("role: no root tokens", () => {
+  const rootRefused = (field: string) =>
+    bad(`field "${field}" must not contain "root": auth methods cannot create root tokens`);
+
+  it.each([
+    ["token_policies", ["root"]],
+    ["token_policies", ["app", "root"]],
+    ["token_policies", "root"],
+    ["token_policies", "app,root"],
+    ["token_policies", " Root "],
+    ["token_policies", ["app", "ROOT\t"]],
+    ["policies", ["root"]],
+    ["policies", "app, rOOt"],
+  ])("refuses %s %j at write", async (field, value) => {
+    await expect(h.write("role/demo", { ...DEMO, [field]: value })).rejects.toMatchObject(rootRefused(field));
+    await expect(h.call("read", "role/demo")).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("refuses root on an update of an existing role, leaving it as it was", async () => {
+    await h.write("role/demo", { ...DEMO, token_policies: "app" });
+    await expect(h.write("role/demo", { token_policies: ["app", "root"] })).rejects.toMatchObject(
+      rootRefused("token_policies"),
+    );
+    expect((await h.call("read", "role/demo"))?.data?.token_policies).toEqual(["app"]);
+  });
+
+  it("refuses root on the legacy field even when token_policies is absent from an update", async () => {
+    await h.write("role/demo", { ...DEMO, policies: "app" });
+    await expect(h.write("role/demo", { policies: "root" })).rejects.toMatchObject(rootRefused("policies"));
+  });
+
+  it("refuses any write to a role stored with root before the check existed", async () => {
+    const stored = { ...EMPTY_ROLE, boundServiceAccountNames: ["myapp"], boundServiceAccountNamespaces: ["default"] };
+    await putRole(h.storage, "old", { ...stored, tokenPolicies: ["root"] });
+    await expect(h.write("role/old", { token_ttl: 60 })).rejects.toMatchObject(rootRefused("token_policies"));
+    await h.write("role/old", { token_policies: "app" });
+    expect((await getRole(h.storage, "old"))?.tokenPolicies).toEqual(["app"]);
+  });
+
+  it("accepts policy names that merely contain root", async () => {
+    await h.write("role/demo", { ...DEMO, token_policies: ["root-ca-reader", "uproot"] });
+    expect((await h.call("read", "role/demo"))?.data?.token_policies).toEqual(["root-ca-reader", "uproot"]);
   });
 });

@@ -1,5 +1,6 @@
 import { badRequest, notFound } from "../../core/errors.js";
 import { parseCidrs } from "../../core/net.js";
+import { ROOT_POLICY_NAME } from "../../core/policy/builtin.js";
 import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { checkStarAlone } from "./glob.js";
 import { isRecord, isValidName, quoted, stringList } from "./input.js";
@@ -141,8 +142,9 @@ export function roleFromInput(base: Role, data: Record<string, unknown>): Role {
   if (present(data, "bound_config_names")) role.boundConfigNames = list("bound_config_names");
   if (present(data, "audience")) role.audiences = audiencesOf(data.audience);
   if (present(data, "alias_name_source")) role.aliasNameSource = aliasNameSourceOf(data.alias_name_source);
-  if (present(data, "token_policies")) role.tokenPolicies = list("token_policies");
-  else if (present(data, "policies")) role.tokenPolicies = list("policies");
+  const policiesField = present(data, "token_policies") ? "token_policies" : present(data, "policies") ? "policies" : undefined;
+  if (policiesField) role.tokenPolicies = list(policiesField);
+  refuseRootPolicy(role.tokenPolicies, policiesField ?? "token_policies");
   if (present(data, "token_bound_cidrs")) role.tokenBoundCidrs = list("token_bound_cidrs");
   else if (present(data, "bound_cidrs")) role.tokenBoundCidrs = list("bound_cidrs");
   role.tokenTtl = num("token_ttl", "ttl") ?? role.tokenTtl;
@@ -154,6 +156,19 @@ export function roleFromInput(base: Role, data: Record<string, unknown>): Role {
   if (present(data, "token_no_default_policy")) role.tokenNoDefaultPolicy = data.token_no_default_policy === true;
   checkRole(role);
   return role;
+}
+
+/**
+ * Vault refuses to let an auth method create a root token ("auth methods
+ * cannot create root tokens"); refusing `root` when the role is written means
+ * whoever may write roles cannot mint one through a login. The token store
+ * trims and lower-cases policy names, so " Root " counts as root here too. A
+ * role stored before this check is refused on its next write as well.
+ */
+function refuseRootPolicy(policies: string[], field: string): void {
+  if (policies.some((p) => p.trim().toLowerCase() === ROOT_POLICY_NAME)) {
+    throw badRequest(`field "${field}" must not contain "${ROOT_POLICY_NAME}": auth methods cannot create root tokens`);
+  }
 }
 
 /** Vault's role checks, with messages naming the field. */

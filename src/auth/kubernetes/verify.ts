@@ -2,8 +2,8 @@ import { compactVerify, createLocalJWKSet, errors as joseErrors, type JSONWebKey
 import { permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger } from "../../core/types.js";
 import { redact } from "../../kube/errors.js";
-import { ALLOWED_ALGORITHMS, serviceAccountUsername } from "./claims.js";
-import { publicKeysOf } from "./input.js";
+import { ALLOWED_ALGORITHMS, checkTokenTimes, serviceAccountUsername } from "./claims.js";
+import { isRecord, publicKeysOf } from "./input.js";
 import { reviewCacheKey, type ReviewCache } from "./review-cache.js";
 import type { ClusterConfig, ClusterConnection, ReviewResult, ServiceAccountClaims, VerifiedIdentity } from "./types.js";
 
@@ -12,6 +12,9 @@ export const DEFAULT_ISSUER = "kubernetes/serviceaccount";
 
 const POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";
 const POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid";
+/** Only legacy secret-based tokens carry it (projected tokens carry a `kubernetes.io` object instead). */
+const LEGACY_SECRET_CLAIM = "kubernetes.io/serviceaccount/secret.name";
+const PROJECTED_CLAIM = "kubernetes.io";
 
 /** One cluster config and what talks to its cluster. */
 export interface Cluster {
@@ -37,6 +40,10 @@ const notAuthenticated = () => permissionDenied("token not authenticated");
  * the signature against `pem_keys` or the JWKS (`validation: jwks`), else a
  * TokenReview whose answer must name the same service account, uid, pod and
  * audiences as the JWT. Returns the identity the cluster vouches for.
+ *
+ * Without a TokenReview (`validation: jwks`) nothing else bounds a token's
+ * life, so the verified payload's `exp`/`nbf`/`iat` are checked here, and a
+ * token without `exp` passes only if it is a legacy secret-based one.
  */
 export async function verifyWithCluster(
   jwt: string,
@@ -51,8 +58,13 @@ export async function verifyWithCluster(
   }
   const { issuer: _issuer, subject: _subject, exp: _exp, nbf: _nbf, iat: _iat, ...identity } = claims;
   // Vault checks pem_keys locally before the TokenReview too; jwks mode has no TokenReview at all.
-  if (config.pemKeys.length > 0 || config.validation === "jwks") await verifySignature(jwt, cluster, opts);
-  if (config.validation === "jwks") return identity;
+  if (config.pemKeys.length > 0 || config.validation === "jwks") {
+    const payload = await verifySignature(jwt, cluster, opts);
+    if (config.validation === "jwks") {
+      checkLocalLifetime(payload, cluster.name, opts);
+      return identity;
+    }
+  }
 
   const review = await reviewWithCache(jwt, claims, cluster, opts);
   checkReview(review, claims, opts);
@@ -103,12 +115,56 @@ function checkReview(review: ReviewResult, claims: ServiceAccountClaims, opts: V
   }
 }
 
-/** The JWT's signature must verify with one of `pem_keys`, or with the cluster's JWKS (refetched once for an unknown key). */
-async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOptions): Promise<void> {
+/**
+ * A token checked only locally: its times (with the same leeway as the
+ * unverified check at login), and an `exp`. Kubernetes mints legacy
+ * secret-based tokens without `exp` (they live as long as their Secret), so,
+ * as Vault does, those are accepted; every projected (bound) token has one,
+ * so a projected token without `exp` was not minted by the API server's token
+ * API and is refused.
+ */
+function checkLocalLifetime(payload: Uint8Array, configName: string, opts: VerifyOptions): void {
+  const claims = verifiedClaims(payload);
+  const time = (name: string): number | undefined => {
+    const value = claims[name];
+    if (value === undefined) return undefined;
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+    opts.logger.debug({ config: configName }, `kubernetes login: verified token has a non-numeric "${name}"`);
+    throw notAuthenticated();
+  };
+  const exp = time("exp");
+  checkTokenTimes({ exp, nbf: time("nbf"), iat: time("iat") }, Math.floor(opts.now() / 1000));
+  if (exp !== undefined) return;
+  const secretName = claims[LEGACY_SECRET_CLAIM];
+  const legacy = claims[PROJECTED_CLAIM] === undefined && typeof secretName === "string" && secretName !== "";
+  if (!legacy) {
+    opts.logger.debug({ config: configName }, "kubernetes login: token without exp is not a legacy secret-based token");
+    throw notAuthenticated();
+  }
+}
+
+function verifiedClaims(payload: Uint8Array): Record<string, unknown> {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload).toString("utf8"));
+  } catch {
+    throw notAuthenticated();
+  }
+  if (!isRecord(claims)) throw notAuthenticated();
+  return claims;
+}
+
+/**
+ * The JWT's signature must verify with one of `pem_keys`, or with the
+ * cluster's JWKS (refetched once for an unknown key). Returns the payload
+ * that the signature covers, for checks that must not rest on unverified bytes.
+ */
+async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOptions): Promise<Uint8Array> {
   const pemKeys = publicKeysOf(cluster.config.pemKeys, "pem_keys");
   if (pemKeys.length > 0) {
     for (const key of pemKeys) {
-      if (await verifies(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }))) return;
+      const payload = await verifiedPayload(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }));
+      if (payload) return payload;
     }
     opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with pem_keys");
     throw notAuthenticated();
@@ -116,7 +172,7 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
   for (const refresh of [false, true]) {
     const keySet = await cluster.connection.jwks.keySet({ refresh, signal: opts.signal });
     const outcome = await verifyWithKeySet(jwt, keySet, cluster.name, opts.logger);
-    if (outcome === "verified") return;
+    if (outcome instanceof Uint8Array) return outcome;
     if (outcome === "failed") break;
   }
   opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with the cluster's JWKS");
@@ -144,7 +200,7 @@ async function verifyWithKeySet(
   keySet: JSONWebKeySet,
   configName: string,
   logger: Logger,
-): Promise<"verified" | "failed" | "no-key"> {
+): Promise<Uint8Array | "failed" | "no-key"> {
   let keys: ReturnType<typeof createLocalJWKSet>;
   try {
     keys = localSet(keySet);
@@ -154,25 +210,24 @@ async function verifyWithKeySet(
     throw upstreamError(502, message, err);
   }
   try {
-    await compactVerify(jwt, keys, { algorithms: ALLOWED_ALGORITHMS });
-    return "verified";
+    return (await compactVerify(jwt, keys, { algorithms: ALLOWED_ALGORITHMS })).payload;
   } catch (err) {
     if (err instanceof joseErrors.JWKSNoMatchingKey) return "no-key";
     // Without a `kid` several keys may fit; jose hands them out to try one by one.
     if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
       for await (const key of err) {
-        if (await verifies(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }))) return "verified";
+        const payload = await verifiedPayload(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }));
+        if (payload) return payload;
       }
     }
     return "failed";
   }
 }
 
-async function verifies(attempt: () => Promise<unknown>): Promise<boolean> {
+async function verifiedPayload(attempt: () => Promise<{ payload: Uint8Array }>): Promise<Uint8Array | undefined> {
   try {
-    await attempt();
-    return true;
+    return (await attempt()).payload;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -132,14 +132,16 @@ describe("audit broker", () => {
         client_token: h(TOKEN),
         client_token_accessor: h(ACCESSOR),
         path: "secret/data/app",
-        data: { data: { password: h(SECRET), port: 5432, tls: true, hosts: [h("db-1"), { name: h("db-2") }], none: null } },
+        data: {
+          data: { password: h(SECRET), port: h("5432"), tls: true, hosts: [h("db-1"), { name: h("db-2") }], none: null },
+        },
         remote_address: "10.0.0.7",
       },
     });
     expect(resp.type).toBe("response");
     expect(resp.request).toEqual(req.request);
     expect(resp.response).toEqual({
-      data: { password: h(SECRET), version: 3 },
+      data: { password: h(SECRET), version: h("3") },
       secret: { lease_id: h(LEASE_ID) },
       auth: {
         client_token: h("lks.child-token-value"),
@@ -166,6 +168,48 @@ describe("audit broker", () => {
     await audit.enable("mem", mem.device);
     await audit.logResponse({ ...request, error: "permission denied" });
     expect(mem.lines[0]).toMatchObject({ type: "response", error: "permission denied" });
+  });
+
+  it("never writes a number verbatim, in request data, response data or nested lists", async () => {
+    const filePath = join(dir, "audit.log");
+    const audit = broker();
+    await audit.enable("file", createFileAuditDevice({ path: filePath, salt: saltA }));
+    const PIN = 739182645;
+    const withPin: AuditResponse = {
+      ...request,
+      request: { ...request.request, data: { card_pin: PIN, cards: [{ pin: PIN + 1 }, [PIN + 2]], ratio: 0.739182 } },
+      response: { data: { card_pin: PIN, balance: -12.5 } },
+    };
+    await audit.logRequest(withPin);
+    await audit.logResponse(withPin);
+    const text = await readFile(filePath, "utf8");
+    for (const plain of [PIN, PIN + 1, PIN + 2, 0.739182, -12.5]) expect(text).not.toContain(String(plain));
+    const [req, resp] = text.trimEnd().split("\n").map((l) => JSON.parse(l) as AuditLine);
+    const h = (value: string) => hashValue(saltA, value);
+    expect(req.request.data).toEqual({
+      card_pin: h("739182645"),
+      cards: [{ pin: h("739182646") }, [h("739182647")]],
+      ratio: h("0.739182"),
+    });
+    expect(resp.response?.data).toEqual({ card_pin: h("739182645"), balance: h("-12.5") });
+    expect(audit.hash("file", "739182645")).toBe(h("739182645"));
+  });
+
+  it("hashes the request values quoted in an error, keeping parameter names readable", async () => {
+    const audit = broker();
+    const mem = memoryDevice(saltA);
+    await audit.enable("mem", mem.device);
+    const h = (value: string) => hashValue(saltA, value);
+    const failed: AuditRequest = {
+      ...request,
+      request: { ...request.request, data: { role: "payments-admin", token_policies: ["root"] } },
+      error: 'role "payments-admin" does not exist; field "token_policies" must not contain "root"',
+    };
+    await audit.logRequest(failed);
+    await audit.logResponse(failed);
+    const expected = `role "${h("payments-admin")}" does not exist; field "token_policies" must not contain "${h("root")}"`;
+    expect(mem.lines.map((l) => l.error)).toEqual([expected, expected]);
+    expect(JSON.stringify(mem.lines)).not.toContain("payments-admin");
   });
 
   it("hashes with each device's own salt", async () => {

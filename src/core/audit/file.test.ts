@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createFileAuditDevice } from "./file.js";
-import { hashStrings, hashValue } from "./hash.js";
+import { hashValue } from "./hash.js";
 
 const salt = new Uint8Array(32).fill(7);
 let dir: string;
@@ -88,40 +88,5 @@ describe("file audit device", () => {
     expect(() => createFileAuditDevice({ path: "discard", salt: new Uint8Array(8) })).toThrow(
       "audit device salt must be at least 16 bytes",
     );
-  });
-});
-
-describe("hashStrings", () => {
-  const h = (s: string) => `H(${s})`;
-
-  it("hashes every string value, keeps keys, numbers, booleans and null", () => {
-    const input = { a: "x", n: 1, b: false, z: null, list: ["y", 2, { deep: "w" }], nested: { k: "v" } };
-    expect(hashStrings(input, h)).toEqual({
-      a: "H(x)",
-      n: 1,
-      b: false,
-      z: null,
-      list: ["H(y)", 2, { deep: "H(w)" }],
-      nested: { k: "H(v)" },
-    });
-    expect(input.a).toBe("x");
-  });
-
-  it("hashes what is not JSON as its string form so nothing escapes in plaintext", () => {
-    const circular: Record<string, unknown> = { name: "loop" };
-    circular.self = circular;
-    expect(
-      hashStrings({ bytes: new Uint8Array([1, 2, 3]), when: new Date(0), big: 10n, fn: () => 1, circular }, h),
-    ).toEqual({
-      bytes: "H(AQID)",
-      when: "H(1970-01-01T00:00:00.000Z)",
-      big: "H(10)",
-      fn: undefined,
-      circular: { name: "H(loop)", self: "[circular]" },
-    });
-  });
-
-  it("matches Vault's hmac-sha256 format", () => {
-    expect(hashValue(new TextEncoder().encode("salt-of-sixteen-bytes"), "foo")).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
   });
 });

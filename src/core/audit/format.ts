@@ -1,14 +1,15 @@
-import { hashStrings } from "./hash.js";
+import { hashQuoted, hashValues } from "./hash.js";
 import type { AuditLine, AuditRequest, AuditResponse } from "./types.js";
 
 type Hash = (value: string) => string;
 
 const hashed = (value: string | undefined, hash: Hash) => (value === undefined || value === "" ? value : hash(value));
-const hashedTree = (value: unknown, hash: Hash) => (value === undefined ? undefined : hashStrings(value, hash));
+const hashedTree = (value: unknown, hash: Hash) => (value === undefined ? undefined : hashValues(value, hash));
 
 /**
  * The request half of an audit line, Vault's field names: tokens, accessors,
- * metadata and every string in the data are HMACs under the device's salt.
+ * metadata, every string and number in the data, and the quoted values in the
+ * error message are HMACs under the device's salt.
  */
 export function formatRequest(entry: AuditRequest, hash: Hash, time: string): AuditLine {
   const { auth, request } = entry;
@@ -35,7 +36,7 @@ export function formatRequest(entry: AuditRequest, hash: Hash, time: string): Au
       data: hashedTree(request.data, hash),
       remote_address: request.remoteAddress,
     },
-    error: entry.error,
+    error: entry.error === undefined ? undefined : hashQuoted(entry.error, hash, new Set(Object.keys(request.data ?? {}))),
   };
 }
 

@@ -38,7 +38,7 @@ export interface AuditRequest {
   time?: string;
   auth?: AuditAuth;
   request: AuditRequestInfo;
-  /** The error returned to the client, if any (already a client-safe message). */
+  /** The error returned to the client, if any; the broker hashes the values quoted in it. */
   error?: string;
 }
 

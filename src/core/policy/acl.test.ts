@@ -375,3 +375,75 @@ path "secret/denied" { capabilities = ["deny"] }`,
     expect(aclOf("root").permissions("sys/health")?.pattern).toBe("*");
   });
 });
+
+describe("compileAcl: parameter values that are lists or comma-separated strings", () => {
+  const acl = compileAcl([
+    parsePolicy(
+      "role-writer",
+      `
+path "auth/kubernetes/role/*" {
+  capabilities = ["create", "update"]
+  denied_parameters = { "token_policies" = ["root", "admin"] "token_num_uses" = [0] }
+}
+path "auth/kubernetes/scoped/*" {
+  capabilities = ["create", "update"]
+  allowed_parameters = { "token_policies" = ["dev", "team-*", "a,b"] "level" = [2] }
+}`,
+    ),
+  ]);
+  const denied = { allowed: false, reason: 'parameter "token_policies" is denied' };
+  const notAllowed = { allowed: false, reason: 'value of parameter "token_policies" is not allowed' };
+  const rows: Array<[string, unknown, object]> = [
+    ["a denied value alone", ["admin"], denied],
+    ["a list with one denied element", ["admin", "x"], denied],
+    ["a list with the denied element last", ["x", "y", "root"], denied],
+    ["a nested list", ["x", ["y", ["root"]]], denied],
+    ["a comma-separated string", "root,x", denied],
+    ["a comma-separated string with blanks", "x, admin ", denied],
+    ["a list element with commas", ["x", "y,root"], denied],
+    ["another case and blanks", " Root ", denied],
+    ["a list of allowed values", ["x", "y"], { allowed: true }],
+    ["a string of allowed values", "x,y", { allowed: true }],
+    ["an empty list", [], { allowed: true }],
+  ];
+  it.each(rows)("denied_parameters: %s (%j)", (_what, value, expected) => {
+    expect(acl.checkParameters("auth/kubernetes/role/x", { token_policies: value })).toEqual(expected);
+  });
+
+  it("denied_parameters judges every key as given, not one per lower-cased name", () => {
+    expect(acl.checkParameters("auth/kubernetes/role/x", { token_policies: ["x"], TOKEN_POLICIES: ["root"] })).toEqual(
+      denied,
+    );
+    expect(acl.checkParameters("auth/kubernetes/role/x", { TOKEN_POLICIES: "root", token_policies: "x" })).toEqual(denied);
+  });
+
+  it("denied_parameters matches a number by its string form, as the framework coerces it", () => {
+    const numUses = { allowed: false, reason: 'parameter "token_num_uses" is denied' };
+    expect(acl.checkParameters("auth/kubernetes/role/x", { token_num_uses: "0" })).toEqual(numUses);
+    expect(acl.checkParameters("auth/kubernetes/role/x", { token_num_uses: 0 })).toEqual(numUses);
+    expect(acl.checkParameters("auth/kubernetes/role/x", { token_num_uses: "5" })).toEqual({ allowed: true });
+  });
+
+  const allowedRows: Array<[string, unknown, object]> = [
+    ["a listed value", "dev", { allowed: true }],
+    ["a list of listed values", ["dev", "team-a"], { allowed: true }],
+    ["a list with one unlisted element", ["dev", "root"], notAllowed],
+    ["a nested list with an unlisted element", ["dev", ["team-a", ["root"]]], notAllowed],
+    ["a comma-separated string with an unlisted part", "dev,root", notAllowed],
+    ["a glob matching the whole string but not every part", "team-a,root", notAllowed],
+    ["a list element with an unlisted part", ["dev", "team-a,root"], notAllowed],
+    ["a string listed exactly, commas included", "a,b", { allowed: true }],
+    ["a string whose whole and parts are all allowed", "team-a, dev", { allowed: true }],
+  ];
+  it.each(allowedRows)("allowed_parameters: %s (%j)", (_what, value, expected) => {
+    expect(acl.checkParameters("auth/kubernetes/scoped/x", { token_policies: value })).toEqual(expected);
+  });
+
+  it("allowed_parameters judges every key as given, and compares exactly", () => {
+    expect(acl.checkParameters("auth/kubernetes/scoped/x", { token_policies: "dev", TOKEN_POLICIES: "root" })).toEqual(
+      notAllowed,
+    );
+    expect(acl.checkParameters("auth/kubernetes/scoped/x", { level: "2" }).allowed).toBe(false);
+    expect(acl.checkParameters("auth/kubernetes/scoped/x", { level: 2 }).allowed).toBe(true);
+  });
+});

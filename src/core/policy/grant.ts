@@ -98,19 +98,24 @@ export function permissionsOf(pattern: string, grant: Grant): AclPermissions {
  * an empty list); with `allowed_parameters`, every key must be listed (or
  * `"*"` be present) and its value be among the listed ones (any for `[]`).
  * Names compare case-insensitively; reasons never carry the value.
+ *
+ * Each key is judged as given, never folded into one entry per lower-cased
+ * name: `{"mode": "unsafe", "MODE": "safe"}` must not pass as `"safe"` when
+ * the backend reads `mode`.
  */
 export function checkGrantParameters(grant: Grant, data: Record<string, unknown>): ParameterCheck {
   if (grant.bits & DENY) return { allowed: false, reason: "path is denied" };
-  const given = new Map(Object.entries(data).map(([k, v]) => [k.toLowerCase(), v]));
+  const given = Object.entries(data).map(([k, v]): [string, unknown] => [k.toLowerCase(), v]);
+  const names = new Set(given.map(([name]) => name));
   for (const name of grant.required ?? []) {
-    if (!given.has(name)) return { allowed: false, reason: `missing required parameter "${name}"` };
+    if (!names.has(name)) return { allowed: false, reason: `missing required parameter "${name}"` };
   }
-  if (given.size === 0) return { allowed: true };
+  if (given.length === 0) return { allowed: true };
   if (grant.denied?.size) {
     if (grant.denied.has("*")) return { allowed: false, reason: "all parameters are denied" };
     for (const [name, value] of given) {
       const list = grant.denied.get(name);
-      if (list && valueInList(value, list)) return { allowed: false, reason: `parameter "${name}" is denied` };
+      if (list && isDenied(value, list)) return { allowed: false, reason: `parameter "${name}" is denied` };
     }
   }
   if (!grant.allowed?.size) return { allowed: true };
@@ -121,21 +126,81 @@ export function checkGrantParameters(grant: Grant, data: Record<string, unknown>
       if (allowAny) continue;
       return { allowed: false, reason: `parameter "${name}" is not allowed` };
     }
-    if (!valueInList(value, list)) return { allowed: false, reason: `value of parameter "${name}" is not allowed` };
+    if (!isAllowed(value, list)) return { allowed: false, reason: `value of parameter "${name}" is not allowed` };
   }
   return { allowed: true };
 }
 
-/** An empty list holds every value; a list value must have every element listed. */
-function valueInList(value: unknown, list: ParameterValue[]): boolean {
+/**
+ * A denied value is refused however a backend may read it: a list when any
+ * element is denied (nested lists included), a string when it or any of its
+ * comma-separated parts is (string-list fields read `"root,x"` as
+ * `["root", "x"]`). Comparison ignores case and surrounding blanks, and a
+ * number or boolean matches its string form, because backends normalise
+ * (policy names are trimmed and lower-cased, `"0"` is coerced to 0).
+ */
+function isDenied(value: unknown, list: ParameterValue[]): boolean {
   if (list.length === 0) return true;
-  if (Array.isArray(value)) return value.every((v) => valueInList(v, list));
-  return list.some((item) => valueMatches(value, item));
+  const items = list.map(looseForm);
+  return readingsOf(value).some((reading) => {
+    const form = looseForm(reading);
+    return form !== undefined && items.some((item) => item !== undefined && globMatches(form, item));
+  });
+}
+
+/**
+ * An allowed value must be allowed however a backend may read it: every
+ * element of a list; a string with commas both as a whole and part by part
+ * (so `"prod-*"` does not admit `"prod-a,root"`), unless it is exactly a
+ * listed value. Comparison is exact: a stricter reading never widens access.
+ */
+function isAllowed(value: unknown, list: ParameterValue[]): boolean {
+  if (list.length === 0) return true;
+  if (Array.isArray(value)) return flatten(value).every((element) => isAllowed(element, list));
+  if (typeof value !== "string" || !value.includes(",")) return list.some((item) => valueMatches(value, item));
+  if (list.includes(value)) return true;
+  return list.some((item) => valueMatches(value, item)) && commaParts(value).every((part) => isAllowed(part, list));
+}
+
+/** Every scalar a value may stand for: itself, a list's elements, a string's comma-separated parts. */
+function readingsOf(value: unknown): unknown[] {
+  const scalars = Array.isArray(value) ? flatten(value) : [value];
+  return scalars.flatMap((s) => (typeof s === "string" && s.includes(",") ? [s, ...commaParts(s)] : [s]));
+}
+
+/** A list's scalars at any depth, without recursion (request bodies can nest deeply). */
+function flatten(list: unknown[]): unknown[] {
+  const out: unknown[] = [];
+  const stack: unknown[] = [...list].reverse();
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (Array.isArray(item)) for (let i = item.length - 1; i >= 0; i--) stack.push(item[i]);
+    else out.push(item);
+  }
+  return out;
+}
+
+/** Vault's comma-separated string slices: parts trimmed, blanks dropped. */
+const commaParts = (value: string) =>
+  value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+
+/** The normalised string form of a scalar for denied comparisons; undefined for anything else. */
+function looseForm(value: unknown): string | undefined {
+  if (typeof value === "string") return value.trim().toLowerCase();
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return undefined;
 }
 
 /** Strings listed in a policy may glob with `*` at the start, the end, or both (`*` alone matches anything). */
 function valueMatches(value: unknown, item: ParameterValue): boolean {
   if (typeof item !== "string" || typeof value !== "string") return value === item;
+  return globMatches(value, item);
+}
+
+function globMatches(value: string, item: string): boolean {
   if (item === "*") return true;
   const starts = item.startsWith("*");
   const ends = item.length > 1 && item.endsWith("*");
