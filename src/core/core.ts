@@ -14,9 +14,10 @@ import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
-import { createTokenStore, toAuthResult } from "./tokens/store.js";
+import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
 import type { TokenAuthResult } from "./tokens/types.js";
-import type { LeaseEntry, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
+import type { StorageView } from "../storage/types.js";
+import type { LeaseEntry, LeaseManager, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
 import type { AuditRequest, AuditResponse } from "./audit/types.js";
 
 /** Vault's system-wide default and maximum lease TTL: 32 days. */
@@ -49,6 +50,9 @@ export interface ApiResponse {
   body?: Envelope | { errors: string[] };
   raw?: { contentType: string; body: string | Buffer };
 }
+
+/** Where the one-time tidy of auth leases without a token records that it ran. */
+const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
 
 /** The paths served while sealed: everything else answers 503. */
 const SEALED_PATHS = new Set(["sys/health", "sys/init", "sys/unseal", "sys/seal-status", "sys/leader"]);
@@ -170,41 +174,77 @@ export function createCore(opts: CoreOptions) {
       logger,
       tickMs: opts.leaseTickMs,
     });
+    const sysView = barrier.view("sys/");
     const tokens = createTokenStore({
-      storage: barrier.view("sys/token/"),
+      storage: sysView.sub("token/"),
       hmacKey,
       batchKey: () => barrier.deriveKey("batch-token"),
       leases,
+      transaction: (fn) => sysView.transaction((tx) => fn(tx.sub("token/"), tx.sub("expire/"))),
+      mountMaxTtl: (path) => {
+        const mount = router.mountFor(path);
+        return mount ? ttlLimits(mount).maxTtl : SYSTEM_MAX_TTL;
+      },
+      mountUuid: (path) => router.mountFor(path)?.entry.uuid,
     });
     const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
     await mounts.load();
     await auditTable.load(barrier.view("core/audit/"));
     leases.start();
+    void forgetOrphanedAuthLeases(coreView, leases, tokens);
     return { policies, leases, tokens, mounts };
+  }
+
+  /**
+   * Older versions wrote a token and its auth lease in two commits, so a crash
+   * between them could leave a lease without a token. Tokens and leases are now
+   * one commit; this pass removes such leftovers once, in the background, and
+   * records that it is done.
+   */
+  async function forgetOrphanedAuthLeases(
+    coreView: StorageView,
+    leases: Pick<LeaseManager, "forgetOrphanedAuthLeases">,
+    tokens: Pick<TokenStore, "exists">,
+  ) {
+    try {
+      if (await coreView.get(ORPHAN_LEASE_TIDY_KEY)) return;
+      const forgotten = await leases.forgetOrphanedAuthLeases((key) => tokens.exists(key));
+      if (forgotten > 0) logger.warn({ forgotten }, "forgot auth leases whose token was never written");
+      await coreView.putJSON(ORPHAN_LEASE_TIDY_KEY, { done: new Date().toISOString() });
+    } catch (err) {
+      // Sealed meanwhile, or storage failed: the next unseal tries again.
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, "auth lease tidy did not finish");
+    }
   }
 
   async function handle(req: ApiRequest): Promise<ApiResponse> {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
+    const trail: AuditTrail = { path: req.path, data: req.body };
     let mountType = "unknown";
-    let operation: Operation | undefined;
     try {
       const path = normalisePath(req.path);
+      trail.path = path;
       const listQuery = req.query.list === "true" || req.query.list === "1";
-      operation = operationFor(req.method, listQuery);
-      if (!operation) throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
+      trail.operation = operationFor(req.method, listQuery);
+      if (!trail.operation) throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
+      if (trail.operation === "read" || trail.operation === "list") trail.data = withoutListFlag(req.query);
       if (barrier.isSealed() && !SEALED_PATHS.has(path)) throw sealed();
 
       const { mount, match } = router.route(path);
+      trail.mount = mount;
+      // Authenticate before routing reveals anything (Vault's order): without a
+      // valid token, a missing mount and a missing path answer the same 403.
+      if (!match?.def.unauthenticated) trail.auth = await authenticate(req);
       if (!mount) throw notFound(`no handler for route "${path}": no mount at this path`);
       mountType = mount.entry.type;
       if (!match) throw notFound(`unsupported path "${path}"`);
-      const resp = await dispatch(req, requestId, path, operation, match);
-      return resp;
+      return await dispatch(req, requestId, path, trail, match);
     } catch (err) {
+      await auditFailure(req, requestId, trail, err);
       return errorResponse(err, requestId);
     } finally {
-      metrics.observeRequest(mountType, operation ?? "unknown", Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.observeRequest(mountType, trail.operation ?? "unknown", Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
@@ -217,26 +257,38 @@ export function createCore(opts: CoreOptions) {
     return { status: 500, body: { errors: ["internal error; see the server log for request " + requestId] } };
   }
 
+  /**
+   * Vault audits every request, denied ones included: a request that failed
+   * before its entries were written gets both now, with the error it got.
+   */
+  async function auditFailure(req: ApiRequest, requestId: string, trail: AuditTrail, err: unknown) {
+    if (!audit.enabled() || trail.responseAudited) return;
+    const entry = auditRequestOf(requestId, trail, req);
+    const error = err instanceof LatchkeyError ? err.message : "internal error";
+    try {
+      if (!trail.requestAudited) await audit.logRequest(entry);
+      await audit.logResponse({ ...entry, error });
+    } catch (auditErr) {
+      // The request already failed; the broker has logged why the entry could not be written.
+      logger.debug({ err: auditErr, request_id: requestId }, "audit entry for a failed request not written");
+    }
+  }
+
   async function dispatch(
     req: ApiRequest,
     requestId: string,
     path: string,
-    requested: Operation,
+    trail: AuditTrail,
     match: RouteMatch,
   ): Promise<ApiResponse> {
     const { def, mount } = match;
     const storage = mount.entry.uuid === "system" ? undefined : unsealedState?.mounts.storageFor(mount.entry);
-    const data = requested === "read" || requested === "list" ? withoutListFlag(req.query) : req.body;
-
-    let auth: TokenEntry | undefined;
-    if (!def.unauthenticated) {
-      auth = await authenticate(req);
-    }
+    const { auth } = trail;
     const logical: LogicalRequest = {
-      operation: requested,
+      operation: trail.operation ?? "read",
       path: match.path,
       params: match.params,
-      data,
+      data: trail.data,
       auth,
       clientToken: def.needsClientToken ? req.token : undefined,
       mountPath: mount.entry.path,
@@ -246,30 +298,35 @@ export function createCore(opts: CoreOptions) {
       signal: req.signal,
     };
     // Vault's ExistenceCheck: a write to something that does not exist is `create`.
-    if (requested === "update" && def.exists) {
+    if (logical.operation === "update" && def.exists) {
       logical.operation = (await def.exists(logical)) ? "update" : "create";
+      trail.operation = logical.operation;
     }
     const operation = logical.operation;
     const handler = def.ops[operation] ?? (operation === "create" ? def.ops.update : undefined);
     if (!handler) throw unsupportedOperation(`unsupported operation ${operation} on "${path}"`);
 
     logical.data = coerceFields(def.fields, logical.data);
+    trail.data = logical.data;
     if (auth) {
       await authorize(auth, path, operation, def.sudo === true, logical.data);
       await unsealedState?.tokens.use(auth);
     }
 
     // With no audit device enabled, skip building the entries: this is the hot path.
-    const auditReq: AuditRequest | undefined = audit.enabled() ? auditRequestOf(logical, mount, path, req.token) : undefined;
-    const recordResponse = (response: AuditResponse["response"], error?: string) =>
-      auditReq ? audit.logResponse({ ...auditReq, response, error }) : undefined;
+    const auditReq: AuditRequest | undefined = audit.enabled() ? auditRequestOf(requestId, trail, req) : undefined;
+    const recordResponse = (response: AuditResponse["response"], error?: string) => {
+      trail.responseAudited = true;
+      return auditReq ? audit.logResponse({ ...auditReq, response, error }) : undefined;
+    };
     if (auditReq) await audit.logRequest(auditReq);
+    trail.requestAudited = true;
 
     let resp: (LogicalResponse & { authResult?: TokenAuthResult }) | undefined;
     try {
       resp = (await handler(logical)) ?? {};
     } catch (err) {
-      await recordResponse(undefined, err instanceof Error ? err.message : "error");
+      await recordResponse(undefined, err instanceof LatchkeyError ? err.message : "internal error");
       throw err;
     }
 
@@ -279,19 +336,24 @@ export function createCore(opts: CoreOptions) {
     }
 
     const extra: Parameters<typeof envelope>[2] = { mountType: mount.entry.type };
-    if (resp.secret) {
-      const lease = await registerSecretLease(mount, match.path, resp.secret, auth);
-      extra.leaseId = lease.leaseId;
-      extra.leaseDuration = lease.ttl;
-      extra.renewable = lease.renewable;
+    try {
+      if (resp.secret) {
+        const lease = await registerSecretLease(mount, match.path, resp.secret, auth);
+        extra.leaseId = lease.leaseId;
+        extra.leaseDuration = lease.ttl;
+        extra.renewable = lease.renewable;
+      }
+      if (resp.leaseInfo) {
+        extra.leaseId = resp.leaseInfo.leaseId;
+        extra.leaseDuration = resp.leaseInfo.ttl;
+        extra.renewable = resp.leaseInfo.renewable;
+      }
+      if (resp.auth) extra.auth = await issueLoginToken(mount, match.path, resp.auth);
+      if (resp.authResult) extra.auth = resp.authResult;
+    } catch (err) {
+      await recordResponse(undefined, err instanceof LatchkeyError ? err.message : "internal error");
+      throw err;
     }
-    if (resp.leaseInfo) {
-      extra.leaseId = resp.leaseInfo.leaseId;
-      extra.leaseDuration = resp.leaseInfo.ttl;
-      extra.renewable = resp.leaseInfo.renewable;
-    }
-    if (resp.auth) extra.auth = await issueLoginToken(mount, match.path, resp.auth);
-    if (resp.authResult) extra.auth = resp.authResult;
 
     await recordResponse({
       data: resp.data,
@@ -330,18 +392,24 @@ export function createCore(opts: CoreOptions) {
     const ctx = { metadata: auth.metadata };
     const result = acl.check(path, operation, ctx);
     if (!result.allowed || (needsSudo && !result.sudo)) {
-      logger.debug({ path, operation, accessor: auth.accessor }, "request denied by policy");
+      logger.debug({ path, operation, accessor_hmac: accessorHmac(auth) }, "request denied by policy");
       throw permissionDenied();
     }
     // allowed_parameters / denied_parameters / required_parameters apply to writes.
     if (operation === "create" || operation === "update" || operation === "patch") {
       const params = acl.checkParameters(path, data, ctx);
       if (!params.allowed) {
-        logger.debug({ path, operation, accessor: auth.accessor, reason: params.reason }, "request denied by policy parameters");
+        logger.debug(
+          { path, operation, accessor_hmac: accessorHmac(auth), reason: params.reason },
+          "request denied by policy parameters",
+        );
         throw permissionDenied(params.reason);
       }
     }
   }
+
+  /** Logs name a token by a keyed hash of its accessor, never by the accessor itself. */
+  const accessorHmac = (auth: TokenEntry) => (auth.accessor ? core.services.tokens.hashAccessor(auth.accessor) : "");
 
   async function registerSecretLease(
     mount: MountedBackend,
@@ -365,6 +433,11 @@ export function createCore(opts: CoreOptions) {
   }
 
   async function issueLoginToken(mount: MountedBackend, path: string, auth: NonNullable<LogicalResponse["auth"]>) {
+    // Vault: no auth method may hand out a root token, whatever its role says.
+    if (auth.policies.some((p) => p.trim().toLowerCase() === "root")) {
+      logger.warn({ mount: mount.entry.path }, "auth method tried to issue a root token; refused");
+      throw permissionDenied("auth methods cannot create root tokens");
+    }
     const { defaultTtl, maxTtl } = ttlLimits(mount);
     const { token, entry } = await core.services.tokens.create({
       policies: auth.policies,
@@ -395,29 +468,44 @@ export function createCore(opts: CoreOptions) {
 
 export type Core = ReturnType<typeof createCore>;
 
+/** What is known of a request so far, for its audit entries; a failure can come at any step. */
+interface AuditTrail {
+  path: string;
+  operation?: Operation;
+  data: Record<string, unknown>;
+  mount?: MountedBackend;
+  auth?: TokenEntry;
+  requestAudited?: boolean;
+  responseAudited?: boolean;
+}
+
 /** The raw token goes to the broker, which hashes it, so sys/audit-hash of a token finds it in the log. */
-function auditRequestOf(req: LogicalRequest, mount: MountedBackend, path: string, token?: string): AuditRequest {
+function auditRequestOf(requestId: string, trail: AuditTrail, req: ApiRequest): AuditRequest {
+  const { auth, mount } = trail;
   return {
     time: new Date().toISOString(),
-    auth: req.auth
+    auth: auth
       ? {
-          clientToken: token,
-          clientTokenKey: req.auth.key,
-          accessor: req.auth.accessor,
-          displayName: req.auth.displayName,
-          policies: req.auth.policies,
-          metadata: req.auth.metadata,
-          tokenType: req.auth.type,
+          clientToken: req.token,
+          clientTokenKey: auth.key,
+          accessor: auth.accessor,
+          displayName: auth.displayName,
+          policies: auth.policies,
+          metadata: auth.metadata,
+          tokenType: auth.type,
         }
-      : undefined,
+      : req.token
+        ? { clientToken: req.token }
+        : undefined,
     request: {
-      id: req.requestId,
-      operation: req.operation,
-      mountType: mount.entry.type,
-      mountPoint: mount.entry.path,
-      path,
-      data: req.data,
-      remoteAddress: req.connection.remoteAddress,
+      id: requestId,
+      // A method that maps to no operation is audited as the read it was not.
+      operation: trail.operation ?? "read",
+      mountType: mount?.entry.type,
+      mountPoint: mount?.entry.path,
+      path: trail.path,
+      data: trail.data,
+      remoteAddress: req.remoteAddress,
     },
   };
 }

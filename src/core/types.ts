@@ -39,6 +39,8 @@ export interface TokenEntry {
   entityId?: string;
   /** Id of the auth lease that expires this token (service tokens with a TTL). */
   leaseId?: string;
+  /** Uuid of the mount that issued it: refused once that mount is gone or re-created. */
+  mountUuid?: string;
 }
 
 export interface LeaseEntry {
@@ -199,7 +201,11 @@ export interface LeaseRegistration {
  * and never dropped; all state lives in storage and survives restarts.
  */
 export interface LeaseManager {
-  register(reg: LeaseRegistration): Promise<LeaseEntry>;
+  /**
+   * Stores a new lease. With `within` (a transaction over the manager's storage),
+   * its writes join that transaction, so a token and its lease commit together.
+   */
+  register(reg: LeaseRegistration, within?: StorageView): Promise<LeaseEntry>;
   lookup(leaseId: string): Promise<LeaseEntry | undefined>;
   /** Renews a secret lease through its backend's `renew`, capped by maxExpireTime. */
   renew(leaseId: string, incrementSeconds?: number): Promise<LeaseEntry>;
@@ -207,8 +213,17 @@ export interface LeaseManager {
   setExpiry(leaseId: string, expireTime: number): Promise<void>;
   /** Revokes now: calls the revoker, then forgets the lease. Throws if the revoker fails. */
   revoke(leaseId: string): Promise<void>;
-  /** Forgets the lease without calling the revoker (the thing it governs is already gone). */
-  forget(leaseId: string): Promise<void>;
+  /**
+   * Forgets the lease without calling the revoker (the thing it governs is already
+   * gone); with `within`, as part of that transaction (see `register`).
+   */
+  forget(leaseId: string, within?: StorageView): Promise<void>;
+  /**
+   * Forgets every auth lease whose token `tokenExists` no longer finds, a page
+   * at a time: a leftover of a crash between the two commits that older
+   * versions used for a token and its lease.
+   */
+  forgetOrphanedAuthLeases(tokenExists: (tokenKey: string) => Promise<boolean>): Promise<number>;
   revokePrefix(prefix: string, opts?: { force?: boolean }): Promise<number>;
   /** Revokes every lease created by the token with this key. */
   revokeByToken(tokenKey: string): Promise<number>;

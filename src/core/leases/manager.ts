@@ -160,7 +160,12 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         if (forgotten.has(leaseId)) return "revoked";
         if (onFailure === "retry") {
           const next = withRetry(lease);
-          await storage.transaction((tx) => writeLease(tx, next, lease));
+          const queued = await storage.transaction(async (tx) => {
+            const current = await tx.getJSON<StoredLease>(entryKey(leaseId));
+            if (current) await writeLease(tx, next, current);
+            return current !== undefined;
+          });
+          if (!queued) return "revoked";
           logRetry(next, err);
           return "queued";
         }
@@ -189,7 +194,12 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         ttl: Math.max(0, Math.round((capped - at) / 1000)),
         lastRenewalTime: at / 1000,
       };
-      await storage.transaction((tx) => writeLease(tx, next, lease));
+      // Re-read inside the transaction: a lease forgotten meanwhile (its token revoked) stays gone.
+      await storage.transaction(async (tx) => {
+        const current = await tx.getJSON<StoredLease>(entryKey(leaseId));
+        if (!current) throw leaseNotFound();
+        await writeLease(tx, next, current);
+      });
       return publicEntry(next);
     });
   }
@@ -318,8 +328,8 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
     timer.unref();
   }
 
-  return {
-    async register(reg: LeaseRegistration): Promise<LeaseEntry> {
+  const manager: ExpirationManager = {
+    async register(reg: LeaseRegistration, within?: StorageView): Promise<LeaseEntry> {
       if (!Number.isFinite(reg.ttl) || reg.ttl <= 0) {
         throw badRequest("lease ttl must be greater than zero", "LK_ERR_INVALID_LEASE_TTL");
       }
@@ -341,11 +351,13 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         ...(reg.tokenKey !== undefined && { tokenKey: reg.tokenKey }),
         ...(reg.authTokenKey !== undefined && { authTokenKey: reg.authTokenKey }),
       };
-      await storage.transaction(async (tx) => {
+      const write = async (tx: StorageView) => {
         // Only an explicit id can already exist; replace it and drop its old index keys.
         const previous = reg.leaseId === undefined ? undefined : await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
         await writeLease(tx, lease, previous);
-      });
+      };
+      if (within) await write(within);
+      else await storage.transaction(write);
       return publicEntry(lease);
     },
 
@@ -377,7 +389,14 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       await revokeOne(leaseId, "throw");
     },
 
-    async forget(leaseId) {
+    async forget(leaseId, within) {
+      if (within) {
+        // Part of the caller's transaction, which must not wait for anything that needs one.
+        if (inflight.has(leaseId)) forgotten.add(leaseId);
+        const lease = await within.getJSON<StoredLease>(entryKey(leaseId));
+        if (lease) await deleteLease(within, lease);
+        return;
+      }
       const drop = async () => {
         const lease = await load(leaseId);
         if (lease) await storage.transaction((tx) => deleteLease(tx, lease));
@@ -415,6 +434,27 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       return storage.list(entryKey(asDirectory(prefix)));
     },
 
+    async forgetOrphanedAuthLeases(tokenExists) {
+      // Token leases are named after the creating path, which is always under auth/.
+      const prefix = entryKey("auth/");
+      let forgotten = 0;
+      let after: string | undefined;
+      for (;;) {
+        const keys = await storage.scan(prefix, after, batchSize);
+        for (const key of keys) {
+          const lease = await storage.getJSON<StoredLease>(prefix + key);
+          if (lease?.kind !== "auth" || lease.authTokenKey === undefined) continue;
+          if (await tokenExists(lease.authTokenKey)) continue;
+          await manager.forget(lease.leaseId);
+          forgotten++;
+        }
+        if (keys.length < batchSize || stopping) return forgotten;
+        after = keys[keys.length - 1];
+        // A background pass: let requests run between pages.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
+
     tick,
 
     start() {
@@ -436,4 +476,5 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       }
     },
   };
+  return manager;
 }

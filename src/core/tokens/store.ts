@@ -17,6 +17,15 @@ export interface TokenStoreDeps {
   /** The barrier's current batch-token key; a batch token sealed under an older term no longer opens. */
   batchKey: () => { term: number; key: Uint8Array };
   leases: Pick<LeaseManager, "register" | "setExpiry" | "forget" | "revokeByToken">;
+  /**
+   * One transaction over this store's storage and the lease manager's, so that a
+   * token and its auth lease are written and deleted together.
+   */
+  transaction<T>(fn: (tokens: StorageView, leases: StorageView) => Promise<T>): Promise<T>;
+  /** Seconds; the max lease TTL of the mount that owns a creating path (a tuned `max_lease_ttl`). */
+  mountMaxTtl?: (path: string) => number;
+  /** The uuid of the mount that owns a path now, if any: a token outlives neither its mount nor a re-created one. */
+  mountUuid?: (path: string) => string | undefined;
   /** Milliseconds since the epoch. */
   now?: () => number;
   /** Seconds; TTL of a token created without one (root tokens excepted). */
@@ -34,7 +43,10 @@ const REVOKING = -1;
 const PAGE = 1000;
 const ACCESSOR_PATTERN = /^[0-9A-Za-z]+$/;
 const idKey = (key: string) => `id/${key}`;
-const accessorKey = (accessor: string) => `accessor/${accessor}`;
+/** Accessors are not stored in plaintext either: the index is keyed by a keyed hash of the accessor. */
+const accessorKey = (hashed: string) => `accessor/${hashed}`;
+/** Entries written before the accessor index was hashed. */
+const legacyAccessorKey = (accessor: string) => `accessor/${accessor}`;
 const childKey = (parentKey: string, key: string) => `parent/${parentKey}/${key}`;
 
 /**
@@ -50,11 +62,14 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   const maxTtl = deps.maxTtl ?? MAX_TOKEN_TTL;
   const nowSeconds = () => Math.floor(clock() / 1000);
   const keyOf = (token: string) => tokenKey(deps.hmacKey, token);
+  const hashAccessor = (accessor: string) => tokenKey(deps.hmacKey, `accessor\0${accessor}`);
+  const limitFor = (path: string) => Math.min(maxTtl, deps.mountMaxTtl?.(path) || maxTtl);
 
-  /** The entry if it still authenticates: not expired, not being revoked. */
+  /** The entry if it still authenticates: not expired, not being revoked, its issuing mount still there. */
   function live(entry: TokenEntry | undefined): TokenEntry | undefined {
     if (!entry || entry.numUses < 0) return undefined;
     if (entry.expireTime !== 0 && entry.expireTime <= nowSeconds()) return undefined;
+    if (entry.mountUuid !== undefined && deps.mountUuid && deps.mountUuid(entry.path) !== entry.mountUuid) return undefined;
     return entry;
   }
 
@@ -66,8 +81,10 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     if (parent?.type === "batch") throw badRequest("batch tokens cannot create more tokens");
     const policies = policySet(params, parent);
     const isRoot = policies.includes("root");
-    const explicitMaxTtl = nonNegativeInt(params.explicitMaxTtl, "explicit_max_ttl");
-    const period = Math.min(nonNegativeInt(params.period, "period"), maxTtl);
+    // Vault: no token outlives the max TTL of the mount that issues it (`sys/auth/<path>/tune`).
+    const limit = limitFor(params.path);
+    const explicitMaxTtl = Math.min(nonNegativeInt(params.explicitMaxTtl, "explicit_max_ttl"), limit);
+    const period = Math.min(nonNegativeInt(params.period, "period"), limit);
     const numUses = nonNegativeInt(params.numUses, "num_uses");
     if (type === "batch") {
       if (isRoot) throw badRequest("batch tokens cannot be root tokens");
@@ -78,7 +95,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     // Vault: a periodic token's TTL is its period; otherwise the requested TTL
     // within the system max; root service tokens without a TTL never expire.
     const requestedTtl = nonNegativeInt(params.ttl, "ttl") || (isRoot && type === "service" ? 0 : defaultTtl);
-    let ttl = period || Math.min(requestedTtl, maxTtl);
+    let ttl = period || Math.min(requestedTtl, limit);
     if (explicitMaxTtl > 0 && (ttl === 0 || ttl > explicitMaxTtl)) ttl = explicitMaxTtl;
 
     const now = nowSeconds();
@@ -102,6 +119,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       ...(parentKey !== undefined && { parentKey }),
       ...(params.boundCidrs?.length && { boundCidrs: [...params.boundCidrs] }),
     };
+    const mountUuid = deps.mountUuid?.(params.path);
+    if (mountUuid !== undefined) entry.mountUuid = mountUuid;
 
     if (type === "batch") {
       const { key: _key, ...payload } = entry;
@@ -115,38 +134,36 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     }
     entry.key = keyOf(token);
     entry.accessor = newAccessor();
-    if (ttl > 0) {
-      const maxExpireTime = explicitMaxTtl > 0 ? now + explicitMaxTtl : period > 0 ? 0 : now + maxTtl;
-      const lease = await leases.register({
-        kind: "auth",
-        mountPath: "auth/token/",
-        path: "create",
-        // Vault's lease ids for tokens: the creating path plus the token's key,
-        // so `revoke-prefix auth/kubernetes/` revokes every login of that mount.
-        leaseId: `${params.path}/${entry.key}`,
-        ttl,
-        maxExpireTime,
-        renewable: entry.renewable,
-        authTokenKey: entry.key,
-        // No tokenKey: the parent's leases are revoked with the parent, and a
-        // child must survive that when it is orphaned (revoke-orphan). The
-        // parent index, not the lease owner, ties children to parents.
-      });
-      entry.leaseId = lease.leaseId;
-    }
-    try {
-      await storage.transaction(async (tx) => {
-        if (params.id !== undefined && (await tx.get(idKey(entry.key)))) throw badRequest("token already exists");
-        // Re-read the parent inside the transaction: a child must not outlive a parent revoked meanwhile.
-        if (parentKey !== undefined && !live(await tx.getJSON<TokenEntry>(idKey(parentKey)))) throw permissionDenied();
-        await tx.putJSON(idKey(entry.key), entry);
-        await tx.putJSON(accessorKey(entry.accessor), { key: entry.key });
-        if (parentKey !== undefined) await tx.putJSON(childKey(parentKey, entry.key), {});
-      });
-    } catch (err) {
-      if (entry.leaseId) await leases.forget(entry.leaseId).catch(() => undefined);
-      throw err;
-    }
+    await deps.transaction(async (tx, leaseTx) => {
+      if (params.id !== undefined && (await tx.get(idKey(entry.key)))) throw badRequest("token already exists");
+      // Re-read the parent inside the transaction: a child must not outlive a parent revoked meanwhile.
+      if (parentKey !== undefined && !live(await tx.getJSON<TokenEntry>(idKey(parentKey)))) throw permissionDenied();
+      if (ttl > 0) {
+        const maxExpireTime = explicitMaxTtl > 0 ? now + explicitMaxTtl : period > 0 ? 0 : now + limit;
+        const lease = await leases.register(
+          {
+            kind: "auth",
+            mountPath: "auth/token/",
+            path: "create",
+            // Vault's lease ids for tokens: the creating path plus the token's key,
+            // so `revoke-prefix auth/kubernetes/` revokes every login of that mount.
+            leaseId: `${params.path}/${entry.key}`,
+            ttl,
+            maxExpireTime,
+            renewable: entry.renewable,
+            authTokenKey: entry.key,
+            // No tokenKey: the parent's leases are revoked with the parent, and a
+            // child must survive that when it is orphaned (revoke-orphan). The
+            // parent index, not the lease owner, ties children to parents.
+          },
+          leaseTx,
+        );
+        entry.leaseId = lease.leaseId;
+      }
+      await tx.putJSON(idKey(entry.key), entry);
+      await tx.putJSON(accessorKey(hashAccessor(entry.accessor)), { key: entry.key, accessor: entry.accessor });
+      if (parentKey !== undefined) await tx.putJSON(childKey(parentKey, entry.key), {});
+    });
     return { token, entry };
   }
 
@@ -173,7 +190,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     if (!payload) throw permissionDenied();
     const body = JSON.parse(new TextDecoder().decode(payload)) as Omit<TokenEntry, "key">;
     const entry: TokenEntry = { ...body, key: keyOf(token) };
-    if (entry.expireTime <= nowSeconds()) throw permissionDenied();
+    if (!live(entry)) throw permissionDenied();
     // Vault: a batch token with a parent dies with it.
     if (entry.parentKey !== undefined && !(await lookupByKey(entry.parentKey))) throw permissionDenied();
     return entry;
@@ -199,7 +216,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const current = live(await tx.getJSON<TokenEntry>(idKey(entry.key)));
       if (!current) throw permissionDenied();
       if (!current.renewable || !current.leaseId) throw badRequest("token is not renewable");
-      const next = { ...current, expireTime: renewedExpiry(current, increment, nowSeconds(), maxTtl) };
+      const next = { ...current, expireTime: renewedExpiry(current, increment, nowSeconds(), limitFor(current.path)) };
       await tx.putJSON(idKey(entry.key), next);
       return next;
     });
@@ -215,18 +232,20 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     });
   }
 
-  /** Revokes one token whose children are already gone: its leases first, then the token, then its auth lease. */
+  /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
   async function revokeOne(key: string, parentHint?: string) {
     await leases.revokeByToken(key);
-    const entry = await storage.transaction(async (tx) => {
+    await deps.transaction(async (tx, leaseTx) => {
       const found = await tx.getJSON<TokenEntry>(idKey(key));
       await tx.delete(idKey(key));
-      if (found) await tx.delete(accessorKey(found.accessor));
+      if (found) {
+        await tx.delete(accessorKey(hashAccessor(found.accessor)));
+        await tx.delete(legacyAccessorKey(found.accessor));
+      }
       if (found?.parentKey !== undefined) await tx.delete(childKey(found.parentKey, key));
       if (parentHint !== undefined) await tx.delete(childKey(parentHint, key));
-      return found;
+      if (found?.leaseId) await leases.forget(found.leaseId, leaseTx);
     });
-    if (entry?.leaseId) await leases.forget(entry.leaseId);
   }
 
   // Depth first, children before their parent, so that a crash half-way never
@@ -267,7 +286,25 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
   async function keyForAccessor(accessor: string): Promise<string | undefined> {
     if (!ACCESSOR_PATTERN.test(accessor)) return undefined;
-    return (await storage.getJSON<{ key: string }>(accessorKey(accessor)))?.key;
+    const indexed =
+      (await storage.getJSON<{ key: string }>(accessorKey(hashAccessor(accessor)))) ??
+      (await storage.getJSON<{ key: string }>(legacyAccessorKey(accessor)));
+    return indexed?.key;
+  }
+
+  /** The accessors of every stored token: from the index values (hashed keys) or the keys (older entries). */
+  async function listAccessors(): Promise<string[]> {
+    const out: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const keys = await storage.list("accessor/", after, PAGE);
+      for (const key of keys) {
+        const indexed = await storage.getJSON<{ accessor?: string }>(`accessor/${key}`);
+        out.push(indexed?.accessor ?? key);
+      }
+      if (keys.length < PAGE) return out.sort();
+      after = keys[keys.length - 1];
+    }
   }
 
   return {
@@ -291,8 +328,12 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await revokeTree(key);
       return true;
     },
-    listAccessors: () => storage.list("accessor/"),
+    listAccessors,
     keyOf,
+    hashAccessor,
+    async exists(key) {
+      return (await storage.get(idKey(key))) !== undefined;
+    },
     nowSeconds,
   };
 }
@@ -303,6 +344,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
  * past creation + explicit max TTL or creation + the system max TTL.
  */
 function renewedExpiry(entry: TokenEntry, increment: number, now: number, maxTtl: number): number {
+  // A mount's max TTL tuned down after creation applies from the next renewal on.
   const limits: number[] = [];
   if (entry.explicitMaxTtl > 0) limits.push(entry.creationTime + entry.explicitMaxTtl);
   if (entry.period > 0) return Math.min(now + entry.period, ...limits);

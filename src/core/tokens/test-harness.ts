@@ -60,8 +60,10 @@ export function tokenHarness() {
   let nowMs = START_SECONDS * 1000;
   let batch = { term: 1, key: new Uint8Array(randomBytes(32)) };
   const { leases, calls } = fakeLeases();
+  const sys = createView(physical, "sys/");
   const tokens = createTokenStore({
-    storage: createView(physical, "sys/token/"),
+    storage: sys.sub("token/"),
+    transaction: (fn) => sys.transaction((tx) => fn(tx.sub("token/"), tx.sub("expire/"))),
     hmacKey: randomBytes(32),
     batchKey: () => batch,
     leases,

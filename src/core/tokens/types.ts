@@ -68,6 +68,10 @@ export interface TokenStore {
   listAccessors(): Promise<string[]>;
   /** The keyed hash a token is stored under (also the lease owner key). */
   keyOf(token: string): string;
+  /** A keyed hash of an accessor: what the accessor index and logs show instead of the accessor. */
+  hashAccessor(accessor: string): string;
+  /** Whether a token entry is stored under this key at all (live or not). */
+  exists(key: string): Promise<boolean>;
   /** The store's clock, Unix seconds. */
   nowSeconds(): number;
 }
