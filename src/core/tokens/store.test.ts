@@ -141,6 +141,32 @@ describe("accessors", () => {
     expect(await h.tokens.revokeAccessor(a.entry.accessor)).toBe(false);
   });
 
+  it("keys the accessor index by a keyed hash: no storage key holds an accessor", async () => {
+    const h = tokenHarness();
+    const { entry: root } = await h.root();
+    const a = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create" });
+    const keys = (await h.dump()).map(([key]) => key);
+    expect(keys.filter((k) => k.includes("/accessor/"))).toHaveLength(2);
+    for (const accessor of [root.accessor, a.entry.accessor]) {
+      expect(keys.some((k) => k.includes(accessor))).toBe(false);
+    }
+    expect(keys).toContain(`sys/token/accessor/${h.tokens.hashAccessor(a.entry.accessor)}`);
+    expect(h.tokens.hashAccessor(a.entry.accessor)).not.toBe(h.tokens.hashAccessor(root.accessor));
+  });
+
+  it("still finds, lists and revokes a token indexed by its plain accessor (older stores)", async () => {
+    const h = tokenHarness();
+    const { entry: root } = await h.root();
+    const a = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create" });
+    const index = new TextEncoder().encode(JSON.stringify({ key: a.entry.key }));
+    await h.physical.delete(`sys/token/accessor/${h.tokens.hashAccessor(a.entry.accessor)}`);
+    await h.physical.put(`sys/token/accessor/${a.entry.accessor}`, index);
+    expect(await h.tokens.lookupByAccessor(a.entry.accessor)).toEqual(a.entry);
+    expect(await h.tokens.listAccessors()).toEqual([root.accessor, a.entry.accessor].sort());
+    expect(await h.tokens.revokeAccessor(a.entry.accessor)).toBe(true);
+    expect((await h.dump()).some(([key]) => key.includes(a.entry.accessor))).toBe(false);
+  });
+
   it("does not resolve accessors that are not base62", async () => {
     const h = tokenHarness();
     const { entry: root } = await h.root();
