@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createFileAuditDevice } from "../../src/core/audit/file.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { DEFAULT_CONFIG } from "../../src/server/config.js";
+import { buildServer } from "../../src/server/main.js";
 import { devServer, ROOT_TOKEN, type DevServer } from "../helpers/server.js";
 
 let s: DevServer;
@@ -109,6 +112,38 @@ describe("seal", () => {
     expect(unseal.status).toBe(200);
     expect(unseal.json.sealed).toBe(false);
     expect((await s.request("GET", "auth/token/lookup-self")).status).toBe(200);
+  });
+
+  it("starts the unsealed services once when the last keys arrive in several requests at once", async () => {
+    const server = await buildServer(
+      { ...structuredClone(DEFAULT_CONFIG), storage: { type: "memory" } },
+      { logger: pino({ level: "silent" }) },
+    );
+    const put = async (path: string, body: unknown) => {
+      const res = await server.app.inject({ method: "PUT", url: `/v1/${path}`, payload: body as Record<string, unknown> });
+      return { status: res.statusCode, json: res.body ? (JSON.parse(res.body) as Record<string, any>) : {} };
+    };
+    try {
+      const init = await put("sys/init", { secret_shares: 3, secret_threshold: 2 });
+      const keys = init.json.keys_base64 as string[];
+      if (!server.core.isSealed()) await server.core.seal();
+      const unsealed = server.core.unsealed.bind(server.core);
+      let starts = 0;
+      server.core.unsealed = async () => {
+        starts++;
+        await unsealed();
+      };
+      expect((await put("sys/unseal", { key: keys[0] })).json.sealed).toBe(true);
+      // Straight into the core, so that both are in flight together.
+      const unseal = (key: string) =>
+        server.core.handle({ method: "PUT", path: "sys/unseal", query: {}, body: { key }, remoteAddress: "127.0.0.1" });
+      const answers = await Promise.all([unseal(keys[1]), unseal(keys[2])]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      expect(server.core.isSealed()).toBe(false);
+      expect(starts).toBe(1);
+    } finally {
+      await server.close();
+    }
   });
 
   it("refuses a wrong unseal key", async () => {

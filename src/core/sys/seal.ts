@@ -6,6 +6,14 @@ import { VERSION } from "../version.js";
 
 /** sys/health, sys/init, sys/unseal, sys/seal, sys/seal-status, sys/leader: the paths that work while sealed. */
 export function sealPaths(core: SysCore): PathDef[] {
+  // Unseal keys are taken one request at a time: two last shares arriving together
+  // must not both combine the progress, nor start the unsealed services twice.
+  let unsealing: Promise<unknown> = Promise.resolve();
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = unsealing.then(fn);
+    unsealing = run.catch(() => undefined);
+    return run;
+  };
   return [
     {
       pattern: "health",
@@ -69,9 +77,12 @@ export function sealPaths(core: SysCore): PathDef[] {
           const reset = req.data.reset === true;
           const key = req.data.key as string | undefined;
           if (!reset && !key) throw badRequest('missing required field "key"');
-          const wasSealed = core.isSealed();
-          const status = await core.sealManager.submitUnsealKey(key ?? "", { reset });
-          if (wasSealed && !status.sealed) await core.unsealed();
+          const status = await serially(async () => {
+            const wasSealed = core.isSealed();
+            const next = await core.sealManager.submitUnsealKey(key ?? "", { reset });
+            if (wasSealed && !next.sealed) await core.unsealed();
+            return next;
+          });
           return rawJson(status);
         },
       },
