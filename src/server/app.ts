@@ -1,51 +1,73 @@
-import fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Core } from "../core/core.js";
+import { badRequest, LatchkeyError } from "../core/errors.js";
+import { depthMessage, exceedsDepth, jsonChildren } from "../core/json-depth.js";
 import type { Logger } from "../core/types.js";
+import type { ListenerConfig } from "./config.js";
+import { answerClientError, createListenerServer, errorBody } from "./listener.js";
 
 export interface AppOptions {
   core: Core;
   logger: Logger;
   /** Request body limit in bytes; larger bodies get 413. */
   maxRequestSize: number;
+  /** Timeouts, connection cap and JSON depth of the listener. */
+  listener: Omit<ListenerConfig, "address" | "tlsCertFile" | "tlsKeyFile">;
   https?: { cert: Buffer; key: Buffer };
 }
-
-const errorBody = (message: string) => ({ errors: [message] });
 
 /**
  * The HTTP layer: parses requests into the core's ApiRequest and renders its
  * ApiResponse. It knows nothing of mounts, tokens or policies.
  */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const serverOpts: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
+  const app = fastify({
     bodyLimit: opts.maxRequestSize,
     logger: false,
-    return503OnClosing: true,
-    ...(opts.https ? { https: opts.https } : {}),
-  };
-  const app = fastify(serverOpts);
+    // Fastify's own 503 while closing has its own body shape; the hook below answers in Vault's.
+    return503OnClosing: false,
+    serverFactory: (handler) => createListenerServer(opts.listener, handler, opts.https),
+    clientErrorHandler: answerClientError,
+    // Fastify answers a malformed percent-encoding in the URL itself, in its own body
+    // shape, before any route or the error handler runs, unless this is set.
+    frameworkErrors: (err: FastifyError, _req, reply) => sendFrameworkError(err, reply),
+  });
   // Vault also accepts the LIST method; Node's HTTP parser rejects methods it does not
   // know, so latchkey takes lists as `GET ...?list=true`, which Vault clients also send.
+
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_req, reply) => {
+    if (closing) return reply.code(503).header("connection", "close").send(errorBody("latchkey is shutting down"));
+  });
 
   // Vault clients send JSON with or without a content type, and often an empty body.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") return done(null, {});
+    let doc: unknown;
     try {
-      done(null, JSON.parse(text));
+      doc = JSON.parse(text);
     } catch (err) {
-      const e = new Error(`malformed JSON in request body: ${(err as Error).message}`) as Error & { statusCode: number };
-      e.statusCode = 400;
-      done(e, undefined);
+      return done(badRequest(`malformed JSON in request body: ${(err as Error).message}`), undefined);
     }
+    // JSON.parse itself does not recurse, but the storage view and KV merge-patch
+    // do: refuse deep documents here, once for every route (Vault's max_json_depth).
+    if (exceedsDepth(doc, opts.listener.maxJsonDepth, jsonChildren)) {
+      return done(badRequest(`request body ${depthMessage(opts.listener.maxJsonDepth)}`), undefined);
+    }
+    done(null, doc);
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       return reply.code(413).send(errorBody(`request body too large: the limit is ${opts.maxRequestSize} bytes`));
     }
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const given = err instanceof LatchkeyError ? err.status : err.statusCode;
+    const status = given && given >= 400 && given < 500 ? given : 500;
     if (status === 500) opts.logger.error({ err, url: req.url.split("?")[0] }, "unhandled error");
     return reply.code(status).send(errorBody(status === 500 ? "internal error" : err.message));
   });
@@ -85,6 +107,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   return app;
+}
+
+function sendFrameworkError(err: FastifyError, reply: FastifyReply) {
+  const message = err.code === "FST_ERR_BAD_URL" ? "invalid request path: malformed percent-encoding" : err.message;
+  return reply.code(err.statusCode ?? 400).send(errorBody(message));
 }
 
 /** `X-Vault-Token` or `Authorization: Bearer`, as Vault accepts both. */

@@ -1,10 +1,28 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.js";
 import { parseDuration } from "../core/tokens/duration.js";
+
+/** The `listener:` section; the limits are named after Vault's tcp listener options. */
+export interface ListenerConfig {
+  address: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** `http_read_header_timeout`: the request line and headers must arrive within this. */
+  readHeaderTimeoutMs: number;
+  /** `http_read_timeout`: the whole request, body included, must arrive within this. */
+  readTimeoutMs: number;
+  /** `http_idle_timeout`: how long a keep-alive connection may wait for its next request. */
+  idleTimeoutMs: number;
+  /** `max_connections`: connections accepted beyond this many open ones are closed at once. */
+  maxConnections: number;
+  /** `max_json_depth`: request bodies nesting objects and arrays deeper than this get 400. */
+  maxJsonDepth: number;
+}
 
 /** `latchkey server --config latchkey.yaml`; every key is documented in the README's configuration reference. */
 export interface ServerConfig {
-  listener: { address: string; tlsCertFile?: string; tlsKeyFile?: string };
+  listener: ListenerConfig;
   storage: { type: "sqlite"; path: string } | { type: "memory" };
   seal: { type: "shamir" } | { type: "auto"; keyFile: string };
   logLevel: string;
@@ -21,7 +39,15 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
 export const DEFAULT_CONFIG: ServerConfig = {
-  listener: { address: "127.0.0.1:8200" },
+  // Vault's defaults for the timeouts and the JSON depth.
+  listener: {
+    address: "127.0.0.1:8200",
+    readHeaderTimeoutMs: 10_000,
+    readTimeoutMs: 30_000,
+    idleTimeoutMs: 300_000,
+    maxConnections: 4096,
+    maxJsonDepth: DEFAULT_MAX_JSON_DEPTH,
+  },
   storage: { type: "sqlite", path: "./data/latchkey.db" },
   seal: { type: "shamir" },
   logLevel: "info",
@@ -66,17 +92,7 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
   only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick"], "", file);
   const cfg: ServerConfig = structuredClone(DEFAULT_CONFIG);
 
-  if (doc.listener !== undefined) {
-    if (!isObject(doc.listener)) throw new ConfigError(`${file}: "listener" must be a mapping`);
-    only(doc.listener, ["address", "tls_cert_file", "tls_key_file"], "listener.", file);
-    cfg.listener.address = str(doc.listener.address, "listener.address", file) ?? cfg.listener.address;
-    parseHostPort(cfg.listener.address, `${file}: listener.address`);
-    cfg.listener.tlsCertFile = str(doc.listener.tls_cert_file, "listener.tls_cert_file", file);
-    cfg.listener.tlsKeyFile = str(doc.listener.tls_key_file, "listener.tls_key_file", file);
-    if (Boolean(cfg.listener.tlsCertFile) !== Boolean(cfg.listener.tlsKeyFile)) {
-      throw new ConfigError(`${file}: listener.tls_cert_file and listener.tls_key_file go together`);
-    }
-  }
+  if (doc.listener !== undefined) cfg.listener = parseListener(doc.listener, cfg.listener, file);
   if (doc.storage !== undefined) {
     if (!isObject(doc.storage)) throw new ConfigError(`${file}: "storage" must be a mapping`);
     only(doc.storage, ["sqlite", "memory"], "storage.", file);
@@ -125,6 +141,65 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
     }
   }
   return cfg;
+}
+
+const LISTENER_KEYS = [
+  "address",
+  "tls_cert_file",
+  "tls_key_file",
+  "http_read_header_timeout",
+  "http_read_timeout",
+  "http_idle_timeout",
+  "max_connections",
+  "max_json_depth",
+];
+
+function parseListener(doc: unknown, defaults: ListenerConfig, file: string): ListenerConfig {
+  if (!isObject(doc)) throw new ConfigError(`${file}: "listener" must be a mapping`);
+  only(doc, LISTENER_KEYS, "listener.", file);
+  const listener: ListenerConfig = { ...defaults };
+  listener.address = str(doc.address, "listener.address", file) ?? listener.address;
+  parseHostPort(listener.address, `${file}: listener.address`);
+  listener.tlsCertFile = str(doc.tls_cert_file, "listener.tls_cert_file", file);
+  listener.tlsKeyFile = str(doc.tls_key_file, "listener.tls_key_file", file);
+  if (Boolean(listener.tlsCertFile) !== Boolean(listener.tlsKeyFile)) {
+    throw new ConfigError(`${file}: listener.tls_cert_file and listener.tls_key_file go together`);
+  }
+  const ms = (key: string, fallback: number) => timeoutMs(doc[key], `listener.${key}`, file) ?? fallback;
+  listener.readHeaderTimeoutMs = ms("http_read_header_timeout", listener.readHeaderTimeoutMs);
+  listener.readTimeoutMs = ms("http_read_timeout", listener.readTimeoutMs);
+  listener.idleTimeoutMs = ms("http_idle_timeout", listener.idleTimeoutMs);
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (listener.readHeaderTimeoutMs > listener.readTimeoutMs) {
+    throw new ConfigError(`${file}: listener.http_read_header_timeout must not exceed listener.http_read_timeout`);
+  }
+  listener.maxConnections = positiveInt(doc.max_connections, "listener.max_connections", file) ?? listener.maxConnections;
+  listener.maxJsonDepth = positiveInt(doc.max_json_depth, "listener.max_json_depth", file) ?? listener.maxJsonDepth;
+  return listener;
+}
+
+/**
+ * A Vault-style duration in milliseconds. Zero is refused: Vault reads it as
+ * "no timeout", which is exactly the unbounded slow request these limits stop.
+ */
+function timeoutMs(value: unknown, key: string, file: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  let seconds: number;
+  try {
+    seconds = parseDuration(value, key);
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  if (seconds < 1) throw new ConfigError(`${file}: ${key} must be at least 1s`);
+  return seconds * 1000;
+}
+
+function positiveInt(value: unknown, key: string, file: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`${file}: ${key} must be a positive whole number`);
+  }
+  return value;
 }
 
 export function parseHostPort(address: string, what: string): { host: string; port: number } {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createFileAuditDevice } from "./file.js";
+import { createFileAuditDevice, parseFileMode } from "./file.js";
 import { hashValue } from "./hash.js";
 
 const salt = new Uint8Array(32).fill(7);
@@ -88,5 +88,45 @@ describe("file audit device", () => {
     expect(() => createFileAuditDevice({ path: "discard", salt: new Uint8Array(8) })).toThrow(
       "audit device salt must be at least 16 bytes",
     );
+  });
+});
+
+describe("file audit device options", () => {
+  it.each([
+    ["0600", 0o600, "0600"],
+    ["640", 0o640, "0640"],
+    ["0000", 0, "0000"],
+    ["00644", 0o644, "0644"],
+  ])("reads mode %s as octal", (text, mode, canonical) => {
+    expect(parseFileMode(text)).toEqual({ mode, text: canonical });
+  });
+
+  it.each([["abc"], ["0999"], ["8"], [""], ["-600"], ["04755"], ["0x1ff"], [600], [null]])("refuses mode %o with 400", (value) => {
+    expect(() => parseFileMode(value)).toThrow(
+      expect.objectContaining({ status: 400, message: 'audit option "mode" must be an octal file mode such as "0600"' }),
+    );
+  });
+
+  it("refuses to open a directory with 400 naming file_path", async () => {
+    const device = createFileAuditDevice({ path: dir, salt });
+    await expect(device.open()).rejects.toMatchObject({
+      status: 400,
+      message: `audit option "file_path" ${JSON.stringify(dir)} is a directory (EISDIR)`,
+    });
+  });
+
+  it("refuses a file in a missing directory with 400 naming file_path", async () => {
+    const filePath = join(dir, "missing", "audit.log");
+    const device = createFileAuditDevice({ path: filePath, salt });
+    await expect(device.open()).rejects.toMatchObject({
+      status: 400,
+      message: `audit option "file_path" ${JSON.stringify(filePath)} is in a directory that does not exist (ENOENT)`,
+    });
+  });
+
+  it("refuses a file under a plain file with 400", async () => {
+    await writeFile(join(dir, "plain"), "");
+    const device = createFileAuditDevice({ path: join(dir, "plain", "audit.log"), salt });
+    await expect(device.open()).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/\(ENOTDIR\)$/) });
   });
 });

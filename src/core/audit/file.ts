@@ -1,5 +1,5 @@
 import { open, type FileHandle } from "node:fs/promises";
-import { internalError } from "../errors.js";
+import { badRequest, internalError } from "../errors.js";
 import { hashValue } from "./hash.js";
 import type { AuditDevice } from "./types.js";
 
@@ -14,6 +14,32 @@ export interface FileAuditDeviceOptions {
 }
 
 type Sink = Pick<AuditDevice, "open" | "write" | "reopen" | "close">;
+
+/**
+ * Vault's `mode` option: an octal string, `"0600"` or `"600"`. Vault's
+ * ParseUint would take `"0999"` as an error too; latchkey also refuses bits
+ * above 0777 (setuid and friends make no sense on a log). Returns the mode
+ * and its canonical four-digit spelling.
+ */
+export function parseFileMode(value: unknown): { mode: number; text: string } {
+  if (typeof value !== "string" || !/^0*[0-7]{1,3}$/.test(value)) {
+    throw badRequest('audit option "mode" must be an octal file mode such as "0600"', "LK_ERR_AUDIT_OPTION");
+  }
+  const mode = parseInt(value, 8);
+  return { mode, text: mode.toString(8).padStart(4, "0") };
+}
+
+/** Errors of open(2) that mean the configured path is wrong, not that latchkey is. */
+const PATH_ERRORS: Record<string, string> = {
+  EISDIR: "is a directory",
+  ENOENT: "is in a directory that does not exist",
+  ENOTDIR: "has a parent that is not a directory",
+  EACCES: "is not writable by latchkey",
+  EPERM: "is not writable by latchkey",
+  EROFS: "is on a read-only file system",
+  ELOOP: "has too many symbolic links",
+  ENAMETOOLONG: "is too long",
+};
 
 /** Vault's `file` audit device: one JSON line per entry, appended. */
 export function createFileAuditDevice(opts: FileAuditDeviceOptions): AuditDevice {
@@ -90,8 +116,20 @@ function fileSink(filePath: string, mode: number): Sink {
     }
   }
 
+  /** Enabling a device with a bad path is the operator's mistake: 400 naming the option. */
+  async function openOnEnable(): Promise<FileHandle> {
+    try {
+      return await openHandle();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      const why = PATH_ERRORS[code];
+      if (!why) throw err;
+      throw badRequest(`audit option "file_path" ${JSON.stringify(filePath)} ${why} (${code})`, "LK_ERR_AUDIT_OPTION");
+    }
+  }
+
   return {
-    open: () => serial(async () => void (handle ??= await openHandle())),
+    open: () => serial(async () => void (handle ??= await openOnEnable())),
     write: (line) =>
       new Promise<void>((resolve, reject) => {
         pending.push({ line, resolve, reject });

@@ -1,3 +1,4 @@
+import { parseFileMode } from "../audit/file.js";
 import { badRequest } from "../errors.js";
 import type { PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
@@ -29,10 +30,12 @@ export function auditPaths(core: SysCore): PathDef[] {
           const options = (req.data.options ?? {}) as Record<string, unknown>;
           const filePath = options.file_path ?? options.path;
           if (typeof filePath !== "string" || filePath === "") throw badRequest('missing required field "options.file_path"');
+          // Stored canonical ("0640"), so the table reads back exactly what was checked here.
+          const mode: Record<string, string> = options.mode === undefined ? {} : { mode: parseFileMode(options.mode).text };
           await core.auditTable.enable(req.params.path, {
             type,
             description: (req.data.description as string | undefined) ?? "",
-            options: { file_path: filePath, ...(typeof options.mode === "string" ? { mode: options.mode } : {}) },
+            options: { file_path: filePath, ...mode },
           });
           return {};
         },

@@ -1,0 +1,37 @@
+/**
+ * Vault 1.18's listener default for `max_json_depth`. Deeper documents are
+ * refused before any recursive code (JSON.stringify in the storage view, KV
+ * merge-patch, the YAML composer) sees them and overflows the call stack.
+ */
+export const DEFAULT_MAX_JSON_DEPTH = 300;
+
+/**
+ * The children of a container node, or undefined for a leaf. Containers are
+ * what counts towards the depth: `1` is 0 deep, `{}` and `{"a":1}` are 1 deep,
+ * `{"a":[]}` is 2 deep, as Vault counts `{` and `[`.
+ */
+export type ChildrenOf<T> = (node: T) => Iterable<T> | undefined;
+
+/** Parsed JSON: objects and arrays are containers. */
+export const jsonChildren: ChildrenOf<unknown> = (node) =>
+  typeof node === "object" && node !== null ? Object.values(node) : undefined;
+
+/**
+ * Whether `root` nests containers more than `limit` deep. Iterative with an
+ * explicit stack on purpose: the documents it must catch are the ones that
+ * would overflow the call stack of a recursive walk.
+ */
+export function exceedsDepth<T>(root: T, limit: number, childrenOf: ChildrenOf<T>): boolean {
+  const stack: Array<{ node: T; depth: number }> = [{ node: root, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const children = childrenOf(top.node);
+    if (children === undefined) continue;
+    const depth = top.depth + 1;
+    if (depth > limit) return true;
+    for (const node of children) stack.push({ node, depth });
+  }
+  return false;
+}
+
+/** One wording for the HTTP edge and for fields that hold documents; callers say what nests. */
+export const depthMessage = (limit: number) => `nesting exceeds the maximum depth of ${limit}`;
