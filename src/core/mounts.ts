@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createTokenBackend } from "../auth/token/backend.js";
+import { createKeyedLock } from "./keyed-lock.js";
 import type { Barrier } from "../storage/barrier.js";
 import type { StorageView } from "../storage/types.js";
 import { badRequest } from "./errors.js";
@@ -73,6 +74,51 @@ export function createMountTable(deps: MountTableDeps) {
     await coreView.putJSON(TABLE_KEY[table], tables[table]);
   }
 
+  // Changes of the mount tables run one at a time: two enables of one path must not both pass the clash check.
+  const changes = createKeyedLock();
+
+  async function enable(table: "mounts" | "auth", path: string, params: EnableParams): Promise<MountEntry> {
+    const mountPath = fullPath(table, path);
+    if (table === "mounts" && /^(sys|auth|cubbyhole|identity)\//.test(mountPath)) {
+      throw badRequest(`cannot mount at reserved path "${mountPath}"`);
+    }
+    const clash = router.all().find((m) => m.entry.path.startsWith(mountPath) || mountPath.startsWith(m.entry.path));
+    if (clash) throw badRequest(`path is already in use at ${clash.entry.path}`);
+    if (params.type === "token" || (!registry[params.type])) {
+      throw badRequest(`unknown ${table === "auth" ? "auth method" : "secrets engine"} type "${params.type}"`);
+    }
+    const entry = newEntry(table, mountPath, params);
+    await instantiate(entry);
+    tables[table] = [...tables[table], entry];
+    await save(table);
+    logger.info({ path: mountPath, type: params.type }, "mounted");
+    return entry;
+  }
+
+  async function disable(table: "mounts" | "auth", path: string) {
+    const mountPath = fullPath(table, path);
+    const entry = tables[table].find((e) => e.path === mountPath);
+    if (!entry) throw badRequest(`no ${table === "auth" ? "auth method" : "secrets engine"} mounted at "${mountPath}"`);
+    if (entry.type === "token") throw badRequest("the token auth method cannot be disabled");
+    // Vault revokes the mount's leases before unmounting so that dynamic secrets are cleaned up.
+    await deps.leases.revokePrefix(mountPath);
+    const mounted = router.unmount(mountPath);
+    await mounted?.backend.stop?.();
+    tables[table] = tables[table].filter((e) => e !== entry);
+    await save(table);
+    await clearView(storageFor(entry));
+    views.delete(entry.uuid);
+    logger.info({ path: mountPath }, "unmounted");
+  }
+
+  async function tune(table: "mounts" | "auth", path: string, config: EnableParams["config"]) {
+    const mountPath = fullPath(table, path);
+    const entry = tables[table].find((e) => e.path === mountPath);
+    if (!entry) throw badRequest(`no mount at "${mountPath}"`);
+    entry.config = { ...entry.config, ...config };
+    await save(table);
+  }
+
   function fullPath(table: "mounts" | "auth", path: string): string {
     const clean = path.replace(/^\/+|\/+$/g, "");
     if (clean === "" || clean.split("/").some((s) => s === "" || s === "." || s === "..")) {
@@ -103,45 +149,10 @@ export function createMountTable(deps: MountTableDeps) {
     list(table: "mounts" | "auth"): MountEntry[] {
       return tables[table];
     },
-    async enable(table: "mounts" | "auth", path: string, params: EnableParams): Promise<MountEntry> {
-      const mountPath = fullPath(table, path);
-      if (table === "mounts" && /^(sys|auth|cubbyhole|identity)\//.test(mountPath)) {
-        throw badRequest(`cannot mount at reserved path "${mountPath}"`);
-      }
-      const clash = router.all().find((m) => m.entry.path.startsWith(mountPath) || mountPath.startsWith(m.entry.path));
-      if (clash) throw badRequest(`path is already in use at ${clash.entry.path}`);
-      if (params.type === "token" || (!registry[params.type])) {
-        throw badRequest(`unknown ${table === "auth" ? "auth method" : "secrets engine"} type "${params.type}"`);
-      }
-      const entry = newEntry(table, mountPath, params);
-      await instantiate(entry);
-      tables[table] = [...tables[table], entry];
-      await save(table);
-      logger.info({ path: mountPath, type: params.type }, "mounted");
-      return entry;
-    },
-    async disable(table: "mounts" | "auth", path: string) {
-      const mountPath = fullPath(table, path);
-      const entry = tables[table].find((e) => e.path === mountPath);
-      if (!entry) throw badRequest(`no ${table === "auth" ? "auth method" : "secrets engine"} mounted at "${mountPath}"`);
-      if (entry.type === "token") throw badRequest("the token auth method cannot be disabled");
-      // Vault revokes the mount's leases before unmounting so that dynamic secrets are cleaned up.
-      await deps.leases.revokePrefix(mountPath);
-      const mounted = router.unmount(mountPath);
-      await mounted?.backend.stop?.();
-      tables[table] = tables[table].filter((e) => e !== entry);
-      await save(table);
-      await clearView(storageFor(entry));
-      views.delete(entry.uuid);
-      logger.info({ path: mountPath }, "unmounted");
-    },
-    async tune(table: "mounts" | "auth", path: string, config: EnableParams["config"]) {
-      const mountPath = fullPath(table, path);
-      const entry = tables[table].find((e) => e.path === mountPath);
-      if (!entry) throw badRequest(`no mount at "${mountPath}"`);
-      entry.config = { ...entry.config, ...config };
-      await save(table);
-    },
+    enable: (table: "mounts" | "auth", path: string, params: EnableParams) => changes.run("table", () => enable(table, path, params)),
+    disable: (table: "mounts" | "auth", path: string) => changes.run("table", () => disable(table, path)),
+    tune: (table: "mounts" | "auth", path: string, config: EnableParams["config"]) =>
+      changes.run("table", () => tune(table, path, config)),
     async stopAll() {
       for (const m of router.all()) {
         if (m.entry.uuid !== "system") {

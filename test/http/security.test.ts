@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clusterKeys, projectedToken, T0, type ClusterKeys } from "../../src/auth/kubernetes/test-harness.js";
-import { devServer, type DevServer } from "../helpers/server.js";
+import { devServer, ROOT_TOKEN, type DevServer } from "../helpers/server.js";
 
 let s: DevServer;
 beforeEach(async () => {
@@ -174,3 +174,23 @@ describe("every request is audited, denied ones too", () => {
   });
 });
 
+
+describe("concurrent changes of the mount and audit tables", () => {
+  it("mounts one engine when two enables of one path race, and keeps one table entry", async () => {
+    const enable = () => s.core.handle({ method: "POST", path: "sys/mounts/raced", query: {}, body: { type: "kv" }, token: ROOT_TOKEN, remoteAddress: "127.0.0.1" });
+    const answers = await Promise.all([enable(), enable(), enable()]);
+    expect(answers.map((a) => a.status).sort()).toEqual([204, 400, 400]);
+    const mounts = await s.request("GET", "sys/mounts");
+    expect(Object.keys(mounts.json.data).filter((p) => p === "raced/")).toHaveLength(1);
+    expect(s.core.services.mounts.list("mounts").filter((m) => m.path === "raced/")).toHaveLength(1);
+  });
+
+  it("enables one audit device when two enables of one path race", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "latchkey-audit-")), "audit.log");
+    const enable = () =>
+      s.core.handle({ method: "PUT", path: "sys/audit/raced", query: {}, body: { type: "file", options: { file_path: file } }, token: ROOT_TOKEN, remoteAddress: "127.0.0.1" });
+    const answers = await Promise.all([enable(), enable()]);
+    expect(answers.map((a) => a.status).sort()).toEqual([204, 400]);
+    expect(s.core.auditTable.list().filter((d) => d.path === "raced/")).toHaveLength(1);
+  });
+});

@@ -1,4 +1,5 @@
 import { badRequest } from "../errors.js";
+import { createKeyedLock } from "../keyed-lock.js";
 import { rawJson } from "../envelope.js";
 import type { PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
@@ -8,12 +9,7 @@ import { VERSION } from "../version.js";
 export function sealPaths(core: SysCore): PathDef[] {
   // Unseal keys are taken one request at a time: two last shares arriving together
   // must not both combine the progress, nor start the unsealed services twice.
-  let unsealing: Promise<unknown> = Promise.resolve();
-  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = unsealing.then(fn);
-    unsealing = run.catch(() => undefined);
-    return run;
-  };
+  const unsealing = createKeyedLock();
   return [
     {
       pattern: "health",
@@ -77,7 +73,7 @@ export function sealPaths(core: SysCore): PathDef[] {
           const reset = req.data.reset === true;
           const key = req.data.key as string | undefined;
           if (!reset && !key) throw badRequest('missing required field "key"');
-          const status = await serially(async () => {
+          const status = await unsealing.run("unseal", async () => {
             const wasSealed = core.isSealed();
             const next = await core.sealManager.submitUnsealKey(key ?? "", { reset });
             if (wasSealed && !next.sealed) await core.unsealed();

@@ -1,5 +1,5 @@
 import type { Backend, BackendFactory } from "../../core/types.js";
-import { createKeyedLock } from "./keyed-lock.js";
+import { createKeyedLock } from "../../core/keyed-lock.js";
 import { configPath } from "./path-config.js";
 import { dataPath } from "./path-data.js";
 import { metadataPath, metadataRootPaths } from "./path-metadata.js";

@@ -1,7 +1,7 @@
 import { LatchkeyError } from "../../core/errors.js";
 import type { LogicalRequest } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
-import type { KeyedLock } from "./keyed-lock.js";
+import type { KeyedLock } from "../../core/keyed-lock.js";
 import { type KeyMetadata, metaKey, readMetadata, validateSecretPath } from "./store.js";
 
 /** What the KV path handlers share: one clock and one per-secret write lock per mount. */

@@ -1,7 +1,8 @@
 /**
- * Serialises async work per key inside one process, so that two writes to the
- * same secret cannot both read version N and both write N+1. Storage
- * transactions make each write atomic; this makes read-check-write (cas) exact.
+ * Serialises async work per key inside one process: two writes to the same
+ * secret, two changes of the mount table, two unseal keys. Storage
+ * transactions make each write atomic; this orders work that spans several
+ * steps (an existence check, a backend's start, a write).
  */
 export interface KeyedLock {
   run<T>(key: string, fn: () => Promise<T>): Promise<T>;
