@@ -35,3 +35,24 @@ export function exceedsDepth<T>(root: T, limit: number, childrenOf: ChildrenOf<T
 
 /** One wording for the HTTP edge and for fields that hold documents; callers say what nests. */
 export const depthMessage = (limit: number) => `nesting exceeds the maximum depth of ${limit}`;
+
+/**
+ * Whether a JSON or HCL text nests `{`/`[` more than `limit` deep, counted on
+ * the text before any parser sees it (brackets inside double-quoted strings do
+ * not count), for documents that arrive as a string field such as a policy.
+ */
+export function textExceedsDepth(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
+      if (++depth > limit) return true;
+    } else if (c === "}" || c === "]") depth = Math.max(0, depth - 1);
+  }
+  return false;
+}

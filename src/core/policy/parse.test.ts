@@ -345,3 +345,17 @@ describe("parsePolicy: errors name the policy, the line and the key", () => {
     expect(err.message).toBe(message);
   });
 });
+
+describe("parsePolicy: documents nested too deep for its readers", () => {
+  it.each([
+    ["JSON", `{"path": {"a": ${"[".repeat(20_000)}${"]".repeat(20_000)}}}`],
+    ["HCL", `path "a" { x = ${"{ y = ".repeat(20_000)}1${" }".repeat(20_000)} }`],
+  ])("refuses a %s policy 20,000 deep with a 400 naming the limit", (_kind, text) => {
+    expect(() => parsePolicy("deep", text)).toThrow('policy "deep": nesting exceeds the maximum depth of 300');
+  });
+
+  it("does not count brackets inside strings", () => {
+    const policy = parsePolicy("brackets", `path "secret/${"[{".repeat(400)}" { capabilities = ["read"] }`);
+    expect(policy.rules).toHaveLength(1);
+  });
+});

@@ -1,4 +1,5 @@
 import { badRequest, LatchkeyError } from "../errors.js";
+import { DEFAULT_MAX_JSON_DEPTH, depthMessage, textExceedsDepth } from "../json-depth.js";
 import { parseDuration } from "../tokens/duration.js";
 import type { Capability } from "../types.js";
 import { HclSyntaxError, parseDocument, type HclEntry, type HclValue } from "./hcl.js";
@@ -45,6 +46,8 @@ class PolicyError extends Error {
 export function parsePolicy(name: string, text: string): Policy {
   const fail = (line: number, message: string) => badRequest(`policy "${name}" line ${line}: ${message}`);
   if (text.trim() === "") throw badRequest(`policy "${name}": policy text is empty`);
+  // The HCL and JSON readers recurse; refuse what would overflow them.
+  if (textExceedsDepth(text, DEFAULT_MAX_JSON_DEPTH)) throw badRequest(`policy "${name}": ${depthMessage(DEFAULT_MAX_JSON_DEPTH)}`);
   try {
     const rules = parseEntries(parseDocument(text));
     if (rules.length === 0) throw badRequest(`policy "${name}": policy has no path blocks`);
