@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { api, autoSealConfig, startServerProcess, type ServerProcess } from "../helpers/process.js";
 
 const ROOT = "lks.concurrency-root";
 
@@ -126,16 +126,7 @@ describe("limited-use tokens and check-and-set under concurrent requests (built 
 describe("a crash during token creation leaves no lease without its token", () => {
   it("keeps every auth lease matched to a token across SIGKILLs under 32 concurrent creations", async () => {
     const dir = mkdtempSync(join(tmpdir(), "latchkey-crash-"));
-    const config = join(dir, "latchkey.yaml");
-    writeFileSync(
-      config,
-      [
-        `listener: {address: "127.0.0.1:0"}`,
-        `storage: {sqlite: {path: ${join(dir, "latchkey.db")}}}`,
-        `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
-        `log_level: warn`,
-      ].join("\n"),
-    );
+    const config = autoSealConfig(dir);
     let server = await startServerProcess(["--config", config]);
     const init = await api(server.address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
     const root = init.json.root_token as string;

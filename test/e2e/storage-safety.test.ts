@@ -1,24 +1,10 @@
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { api, startServerProcess } from "../helpers/process.js";
-
-function autoSealConfig(dir: string): string {
-  const config = join(dir, "latchkey.yaml");
-  writeFileSync(
-    config,
-    [
-      `listener: {address: "127.0.0.1:0"}`,
-      `storage: {sqlite: {path: ${join(dir, "latchkey.db")}}}`,
-      `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
-      `log_level: warn`,
-    ].join("\n"),
-  );
-  return config;
-}
+import { api, autoSealConfig, startServerProcess } from "../helpers/process.js";
 
 async function initAutoSealed(address: string): Promise<string> {
   const init = await api(address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });

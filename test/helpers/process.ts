@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -87,4 +87,19 @@ export async function api(address: string, method: string, path: string, token?:
     json = {};
   }
   return { status: res.status, json, text };
+}
+
+/** A config in `dir`: loopback on a free port, SQLite in `dir`, auto-unseal with a key file in `dir`; returns its path. */
+export function autoSealConfig(dir: string): string {
+  const config = join(dir, "latchkey.yaml");
+  writeFileSync(
+    config,
+    [
+      `listener: {address: "127.0.0.1:0"}`,
+      `storage: {sqlite: {path: ${join(dir, "latchkey.db")}}}`,
+      `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
+      `log_level: warn`,
+    ].join("\n"),
+  );
+  return config;
 }
