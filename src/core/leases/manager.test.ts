@@ -208,6 +208,36 @@ describe("revoke and forget", () => {
     expect(h.revoked).toEqual([]);
   });
 
+  it("forget and register join a caller's transaction: nothing is written if it fails", async () => {
+    const h = leaseHarness();
+    const m = h.manager();
+    await expect(
+      h.storage.transaction(async (tx) => {
+        await m.register({ ...creds, leaseId: "auth/token/create/k1", kind: "auth", authTokenKey: "k1" }, tx);
+        throw new Error("token write failed");
+      }),
+    ).rejects.toThrow("token write failed");
+    expect(await allKeys(h.storage)).toEqual([]);
+    const lease = await m.register({ ...creds, tokenKey: "tk1" });
+    await h.storage.transaction((tx) => m.forget(lease.leaseId, tx));
+    expect(h.revoked).toEqual([]);
+    expect(await allKeys(h.storage)).toEqual([]);
+  });
+
+  it("forgets auth leases whose token is gone, and only those, without revoking anything", async () => {
+    const h = leaseHarness();
+    const m = h.manager({ batchSize: 2 });
+    const auth = (key: string) =>
+      m.register({ mountPath: "auth/token/", path: "create", kind: "auth", ttl: 60, renewable: true, leaseId: `auth/kubernetes/login/${key}`, authTokenKey: key });
+    for (const key of ["a", "b", "c", "d", "e"]) await auth(key);
+    const secret = await m.register(creds);
+    const forgotten = await m.forgetOrphanedAuthLeases(async (key) => key === "a" || key === "d");
+    expect(forgotten).toBe(3);
+    expect(await m.list("auth/kubernetes/login/")).toEqual(["a", "d"]);
+    expect(await m.lookup(secret.leaseId)).toEqual(secret);
+    expect(h.revoked).toEqual([]);
+  });
+
   it("forget deletes without calling the revoker", async () => {
     const h = leaseHarness();
     const m = h.manager();
