@@ -309,7 +309,7 @@ export function createCore(opts: CoreOptions) {
     logical.data = coerceFields(def.fields, logical.data);
     trail.data = logical.data;
     if (auth) {
-      await authorize(auth, path, operation, def.sudo === true, logical.data);
+      logical.sudo = await authorize(auth, path, operation, def.sudo === true, logical.data);
       await unsealedState?.tokens.use(auth);
     }
 
@@ -387,7 +387,7 @@ export function createCore(opts: CoreOptions) {
     operation: Operation,
     needsSudo: boolean,
     data: Record<string, unknown>,
-  ) {
+  ): Promise<boolean> {
     const acl = await core.services.policies.aclFor(auth.policies);
     const ctx = { metadata: auth.metadata };
     const result = acl.check(path, operation, ctx);
@@ -406,6 +406,7 @@ export function createCore(opts: CoreOptions) {
         throw permissionDenied(params.reason);
       }
     }
+    return result.sudo;
   }
 
   /** Logs name a token by a keyed hash of its accessor, never by the accessor itself. */

@@ -101,6 +101,8 @@ export interface LogicalRequest {
   data: Record<string, unknown>;
   /** Absent on unauthenticated paths. */
   auth?: TokenEntry;
+  /** The caller's policies grant `sudo` on this path (root tokens always do). */
+  sudo?: boolean;
   /** The raw client token; only present for paths that declare `needsClientToken` (auth/token/*). Never log it. */
   clientToken?: string;
   mountPath: string;
