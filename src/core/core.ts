@@ -15,6 +15,7 @@ import { createRouter, operationFor, type MountedBackend, type RouteMatch } from
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
+import { createWrapping, parseWrapTtl, type WrapInfo } from "./wrapping.js";
 import type { TokenAuthResult } from "./tokens/types.js";
 import type { StorageView } from "../storage/types.js";
 import type { LeaseEntry, LeaseManager, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
@@ -41,13 +42,18 @@ export interface ApiRequest {
   query: Record<string, string>;
   body: Record<string, unknown>;
   token?: string;
+  /** The `X-Vault-Wrap-TTL` header: wrap the response in a single-use token for this long. */
+  wrapTtl?: string;
   remoteAddress: string;
   signal?: AbortSignal;
 }
 
+/** The envelope as sent, whose `wrap_info` is set when the response was wrapped. */
+export type ApiEnvelope = Omit<Envelope, "wrap_info"> & { wrap_info: WrapInfo | null };
+
 export interface ApiResponse {
   status: number;
-  body?: Envelope | { errors: string[] };
+  body?: ApiEnvelope | { errors: string[] };
   raw?: { contentType: string; body: string | Buffer };
 }
 
@@ -190,9 +196,10 @@ export function createCore(opts: CoreOptions) {
     const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
     await mounts.load();
     await auditTable.load(barrier.view("core/audit/"));
+    const wrapping = createWrapping({ storage: barrier.view("sys/wrapping/"), tokens });
     leases.start();
     void forgetOrphanedAuthLeases(coreView, leases, tokens);
-    return { policies, leases, tokens, mounts };
+    return { policies, leases, tokens, mounts, wrapping };
   }
 
   /**
@@ -230,6 +237,7 @@ export function createCore(opts: CoreOptions) {
       if (!trail.operation) throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
       if (trail.operation === "read" || trail.operation === "list") trail.data = withoutListFlag(req.query);
       if (barrier.isSealed() && !SEALED_PATHS.has(path)) throw sealed();
+      const wrapTtl = req.wrapTtl === undefined || req.wrapTtl === "" ? undefined : parseWrapTtl(req.wrapTtl);
 
       const { mount, match } = router.route(path);
       trail.mount = mount;
@@ -239,7 +247,7 @@ export function createCore(opts: CoreOptions) {
       if (!mount) throw notFound(`no handler for route "${path}": no mount at this path`);
       mountType = mount.entry.type;
       if (!match) throw notFound(`unsupported path "${path}"`);
-      return await dispatch(req, requestId, path, trail, match);
+      return await dispatch(req, requestId, path, trail, match, wrapTtl);
     } catch (err) {
       await auditFailure(req, requestId, trail, err);
       return errorResponse(err, requestId);
@@ -280,6 +288,7 @@ export function createCore(opts: CoreOptions) {
     path: string,
     trail: AuditTrail,
     match: RouteMatch,
+    wrapTtl: number | undefined,
   ): Promise<ApiResponse> {
     const { def, mount } = match;
     const storage = mount.entry.uuid === "system" ? undefined : unsealedState?.mounts.storageFor(mount.entry);
@@ -296,6 +305,7 @@ export function createCore(opts: CoreOptions) {
       storage: storage ?? sysStorage,
       requestId,
       signal: req.signal,
+      wrapTtl,
     };
     // Vault's ExistenceCheck: a write to something that does not exist is `create`.
     if (logical.operation === "update" && def.exists) {
@@ -362,8 +372,18 @@ export function createCore(opts: CoreOptions) {
     });
     const hasBody =
       resp.data !== undefined || resp.auth || resp.authResult || resp.secret || resp.leaseInfo || resp.warnings?.length;
+    if (resp.wrapInfo) return { status: 200, body: { ...envelope(requestId, resp, extra), wrap_info: resp.wrapInfo } };
     if (!hasBody) return { status: resp.status ?? 204 };
-    return { status: resp.status ?? 200, body: envelope(requestId, resp, extra) };
+    const body = envelope(requestId, resp, extra);
+    if (wrapTtl === undefined) return { status: resp.status ?? 200, body };
+    return { status: 200, body: await wrapResponse(body, path, wrapTtl) };
+  }
+
+  /** Vault's response wrapping: the client gets a single-use token in `wrap_info`; the response waits behind it. */
+  async function wrapResponse(body: Envelope, path: string, ttl: number): Promise<ApiEnvelope> {
+    const { data, auth, lease_id, renewable, lease_duration, warnings } = body;
+    const info = await core.services.wrapping.wrap({ data, auth, lease_id, renewable, lease_duration, warnings }, path, ttl);
+    return { ...body, data: null, auth: null, lease_id: "", renewable: false, lease_duration: 0, warnings: null, wrap_info: info };
   }
 
   /** The system backend's own view; its paths mostly use core services instead. */

@@ -1,4 +1,5 @@
 import type { StorageView } from "../storage/types.js";
+import type { WrapInfo } from "./wrapping.js";
 
 /** The operations of Vault's logical API; `create` vs `update` is decided by the core (does the path exist?). */
 export type Operation = "read" | "create" | "update" | "delete" | "list" | "patch";
@@ -103,6 +104,8 @@ export interface LogicalRequest {
   auth?: TokenEntry;
   /** The caller's policies grant `sudo` on this path (root tokens always do). */
   sudo?: boolean;
+  /** Seconds, when the client asked for the response to be wrapped (`X-Vault-Wrap-TTL`). */
+  wrapTtl?: number;
   /** The raw client token; only present for paths that declare `needsClientToken` (auth/token/*). Never log it. */
   clientToken?: string;
   mountPath: string;
@@ -119,6 +122,8 @@ export interface LogicalResponse {
   auth?: AuthResponse;
   /** A body that bypasses the envelope (sys/health, sys/metrics). */
   raw?: { contentType: string; body: string | Buffer; status?: number };
+  /** sys/wrapping/rewrap: a wrapping token answered as the envelope's `wrap_info`. */
+  wrapInfo?: WrapInfo;
   /** sys/leases/renew: an existing lease echoed in the envelope's lease fields. */
   leaseInfo?: { leaseId: string; renewable: boolean; ttl: number };
   /** Status override; default 200 (204 when empty). */

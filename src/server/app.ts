@@ -97,6 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         query: flattenQuery(req.query),
         body: (body as Record<string, unknown> | undefined) ?? {},
         token: tokenFrom(req.headers),
+        wrapTtl: headerValue(req.headers["x-vault-wrap-ttl"]),
         remoteAddress: req.ip,
         signal: controller.signal,
       });
@@ -131,4 +132,9 @@ function flattenQuery(query: unknown): Record<string, string> {
     else if (Array.isArray(v) && typeof v[0] === "string") out[k] = v[0];
   }
   return out;
+}
+
+/** A header's value as one string (the first, when it was sent twice). */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

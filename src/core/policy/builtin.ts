@@ -8,6 +8,15 @@ export const ROOT_POLICY_NAME = "root";
 /** Attached to tokens unless they opt out; may be rewritten by an operator but never deleted. */
 export const DEFAULT_POLICY_NAME = "default";
 
+/** Held only by response-wrapping tokens: they can unwrap and nothing else. Fixed, as in Vault. */
+export const RESPONSE_WRAPPING_POLICY_NAME = "response-wrapping";
+
+export const RESPONSE_WRAPPING_POLICY_TEXT = `# A response-wrapping token can hand over the response it wraps, once.
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+`;
+
 export const ROOT_POLICY: Policy = { name: ROOT_POLICY_NAME, text: "", rules: [], templated: false };
 
 /**
@@ -50,6 +59,19 @@ path "sys/renew" {
   capabilities = ["update"]
 }
 
+# A token can wrap a value in a single-use response-wrapping token, look one up, and unwrap one.
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+
 # A token can compute the audit hash of a value, to find it in audit logs.
 path "sys/tools/hash" {
   capabilities = ["update"]
@@ -62,6 +84,7 @@ path "cubbyhole/*" {
 `;
 
 let defaultPolicy: Policy | undefined;
+let responseWrappingPolicy: Policy | undefined;
 
 /** The built-in default policy, parsed once. */
 export function builtinDefaultPolicy(): Policy {
@@ -69,14 +92,26 @@ export function builtinDefaultPolicy(): Policy {
   return defaultPolicy;
 }
 
-/** Refuses to write the root policy (400), as Vault does. */
-export function assertWritable(name: string): void {
-  if (name === ROOT_POLICY_NAME) throw badRequest('cannot update the "root" policy');
+/** The built-in policies that exist without being written: `default` (until rewritten) and `response-wrapping`. */
+export function builtinPolicy(name: string): Policy | undefined {
+  if (name === DEFAULT_POLICY_NAME) return builtinDefaultPolicy();
+  if (name === RESPONSE_WRAPPING_POLICY_NAME) {
+    responseWrappingPolicy ??= parsePolicy(RESPONSE_WRAPPING_POLICY_NAME, RESPONSE_WRAPPING_POLICY_TEXT);
+    return responseWrappingPolicy;
+  }
+  return undefined;
 }
 
-/** Refuses to delete the root or default policy (400), as Vault does. */
+/** Refuses to write the root or response-wrapping policy (400), as Vault does. */
+export function assertWritable(name: string): void {
+  if (name === ROOT_POLICY_NAME || name === RESPONSE_WRAPPING_POLICY_NAME) {
+    throw badRequest(`cannot update the "${name}" policy`);
+  }
+}
+
+/** Refuses to delete the root, default or response-wrapping policy (400), as Vault does. */
 export function assertDeletable(name: string): void {
-  if (name === ROOT_POLICY_NAME || name === DEFAULT_POLICY_NAME) {
+  if (name === ROOT_POLICY_NAME || name === DEFAULT_POLICY_NAME || name === RESPONSE_WRAPPING_POLICY_NAME) {
     throw badRequest(`cannot delete the "${name}" policy`);
   }
 }

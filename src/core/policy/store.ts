@@ -4,9 +4,8 @@ import { compileAcl } from "./acl.js";
 import {
   assertDeletable,
   assertWritable,
-  builtinDefaultPolicy,
+  builtinPolicy,
   DEFAULT_POLICY_NAME,
-  DEFAULT_POLICY_TEXT,
   ROOT_POLICY,
   ROOT_POLICY_NAME,
 } from "./builtin.js";
@@ -71,13 +70,14 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
     if (name === ROOT_POLICY_NAME) return { name, text: "" };
     const stored = await storage.getJSON<StoredPolicy>(key(name));
     if (stored) return { name, text: stored.text };
-    return name === DEFAULT_POLICY_NAME ? { name, text: DEFAULT_POLICY_TEXT } : undefined;
+    const builtin = builtinPolicy(name);
+    return builtin && { name, text: builtin.text };
   }
 
   async function load(name: string): Promise<Policy | undefined> {
     if (name === ROOT_POLICY_NAME) return ROOT_POLICY;
     const stored = await storage.getJSON<StoredPolicy>(key(name));
-    if (!stored) return name === DEFAULT_POLICY_NAME ? builtinDefaultPolicy() : undefined;
+    if (!stored) return builtinPolicy(name);
     try {
       return parsePolicy(name, stored.text);
     } catch (err) {

@@ -8,12 +8,14 @@ import type { PolicyStore } from "../policy/store.js";
 import type { Router } from "../router.js";
 import type { SealManager } from "../seal/seal.js";
 import type { TokenStore } from "../tokens/store.js";
+import type { Wrapping } from "../wrapping.js";
 import type { Backend, LeaseManager, LogicalRequest, PathDef } from "../types.js";
 import { auditPaths } from "./audit.js";
 import { leasePaths } from "./leases.js";
 import { mountPaths } from "./mounts.js";
 import { policyPaths } from "./policies.js";
 import { sealPaths } from "./seal.js";
+import { wrappingPaths } from "./wrapping.js";
 
 /** What the system backend needs from the core. */
 export interface SysCore {
@@ -28,7 +30,7 @@ export interface SysCore {
   unsealed(): Promise<void>;
   seal(): Promise<void>;
   initialize(params: { secretShares: number; secretThreshold: number }): Promise<{ keys: Uint8Array[]; rootToken: string }>;
-  readonly services: { policies: PolicyStore; leases: LeaseManager; tokens: TokenStore; mounts: MountTable };
+  readonly services: { policies: PolicyStore; leases: LeaseManager; tokens: TokenStore; mounts: MountTable; wrapping: Wrapping };
 }
 
 /** The `sys/` mount: control of the server itself. */
@@ -41,6 +43,7 @@ export function createSysBackend(core: SysCore): Backend {
       ...leasePaths(core),
       ...auditPaths(core),
       ...miscPaths(core),
+      ...wrappingPaths(core),
     ],
   };
 }
