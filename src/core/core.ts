@@ -247,6 +247,8 @@ export function createCore(opts: CoreOptions) {
       if (!mount) throw notFound(`no handler for route "${path}": no mount at this path`);
       mountType = mount.entry.type;
       if (!match) throw notFound(`unsupported path "${path}"`);
+      // Vault's `?help=1`: what the path does and takes, to any authenticated caller.
+      if (req.query.help === "1" || req.query.help === "true") return helpResponse(match);
       return await dispatch(req, requestId, path, trail, match, wrapTtl);
     } catch (err) {
       await auditFailure(req, requestId, trail, err);
@@ -488,6 +490,19 @@ export function createCore(opts: CoreOptions) {
 }
 
 export type Core = ReturnType<typeof createCore>;
+
+/** Vault's help response: the path's description, its operations and its fields, as Markdown. */
+function helpResponse(match: RouteMatch): ApiResponse {
+  const { def } = match;
+  const lines = [`## DESCRIPTION`, "", def.help ?? `${match.mount.entry.type} path "${def.pattern}".`, ""];
+  lines.push("## OPERATIONS", "", ...Object.keys(def.ops).map((op) => `- ${op}`), "");
+  const fields = Object.entries(def.fields ?? {});
+  if (fields.length > 0) {
+    lines.push("## PARAMETERS", "");
+    for (const [name, field] of fields) lines.push(`${name} (${field.type})`, `    ${field.description ?? ""}`.trimEnd(), "");
+  }
+  return { status: 200, raw: { contentType: "application/json", body: JSON.stringify({ help: lines.join("\n"), see_also: null }) } };
+}
 
 /** What is known of a request so far, for its audit entries; a failure can come at any step. */
 interface AuditTrail {

@@ -194,3 +194,18 @@ describe("concurrent changes of the mount and audit tables", () => {
     expect(s.core.auditTable.list().filter((d) => d.path === "raced/")).toHaveLength(1);
   });
 });
+
+describe("?help=1", () => {
+  it("describes a path, its operations and fields to an authenticated caller", async () => {
+    const res = await s.request("GET", "auth/token/create?help=1");
+    expect(res.status).toBe(200);
+    expect(res.json.help).toContain("Create a child token of the calling token.");
+    expect(res.json.help).toContain("## PARAMETERS");
+    expect(res.json.help).toMatch(/policies \(/);
+    expect((await s.request("GET", "secret/data/x?help=1")).json.help).toContain("## OPERATIONS");
+  });
+
+  it("tells an unauthenticated caller nothing", async () => {
+    expect((await s.request("GET", "auth/token/create?help=1", { token: null })).status).toBe(403);
+  });
+});
