@@ -259,6 +259,27 @@ describe("createKubeClient", () => {
     });
   });
 
+  it("requests a Secret-bound token", async () => {
+    const api = await fakeApi((_req, res) =>
+      json(res, 201, { status: { token: "issued", expirationTimestamp: "2030-01-01T00:00:00Z" } }),
+    );
+    await client({ host: api.url }).createTokenRequest("ns", "sa", { boundSecret: { name: "s", uid: "5678" } });
+    expect(JSON.parse(api.seen[0].body).spec).toEqual({
+      boundObjectRef: { apiVersion: "v1", kind: "Secret", name: "s", uid: "5678" },
+    });
+  });
+
+  it("refuses a token bound to both a pod and a Secret", async () => {
+    const api = await fakeApi((_req, res) => json(res, 201, {}));
+    await expect(
+      client({ host: api.url }).createTokenRequest("ns", "sa", {
+        boundPod: { name: "p", uid: "1" },
+        boundSecret: { name: "s", uid: "2" },
+      }),
+    ).rejects.toThrow("either boundPod or boundSecret");
+    expect(api.seen).toHaveLength(0);
+  });
+
   it("reports an unreachable server as KubeUnavailableError", async () => {
     const api = await fakeApi((_req, res) => json(res, 200, {}));
     await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));

@@ -213,9 +213,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
           spec: {
             ...(spec.audiences && spec.audiences.length > 0 ? { audiences: spec.audiences } : {}),
             ...(spec.expirationSeconds !== undefined ? { expirationSeconds: spec.expirationSeconds } : {}),
-            ...(spec.boundPod
-              ? { boundObjectRef: { apiVersion: "v1", kind: "Pod", name: spec.boundPod.name, uid: spec.boundPod.uid } }
-              : {}),
+            ...boundObjectRef(spec),
           },
         },
         opts,
@@ -235,6 +233,12 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     },
     close: () => agent.close(),
   };
+}
+
+function boundObjectRef(spec: TokenRequestOptions): { boundObjectRef?: Record<string, string> } {
+  if (spec.boundPod && spec.boundSecret) throw new Error("TokenRequest: give either boundPod or boundSecret, not both");
+  const bound = spec.boundPod ? { kind: "Pod", ...spec.boundPod } : spec.boundSecret ? { kind: "Secret", ...spec.boundSecret } : undefined;
+  return bound ? { boundObjectRef: { apiVersion: "v1", kind: bound.kind, name: bound.name, uid: bound.uid } } : {};
 }
 
 /** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -64,6 +64,12 @@ export interface TokenRequestOptions {
   expirationSeconds?: number;
   /** Binds the token to a pod: it stops validating once that pod (name and uid) is gone. */
   boundPod?: { name: string; uid: string };
+  /**
+   * Binds the token to a Secret: TokenReview refuses it once that Secret (name
+   * and uid) is deleted, which makes a token for an existing service account
+   * revocable. Mutually exclusive with `boundPod` (one `boundObjectRef`).
+   */
+  boundSecret?: { name: string; uid: string };
 }
 
 /** A token issued by TokenRequest. */
@@ -92,4 +98,39 @@ export interface Subject {
   name: string;
   namespace?: string;
   apiGroup?: string;
+}
+
+export interface Secret extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+/** rbac.authorization.k8s.io/v1 Role or ClusterRole. */
+export interface RbacRole extends KubeObject {
+  rules: PolicyRule[];
+}
+
+/** rbac.authorization.k8s.io/v1 RoleBinding or ClusterRoleBinding. */
+export interface RbacBinding extends KubeObject {
+  roleRef: RoleRef;
+  subjects?: Subject[];
+}
+
+/** authorization.k8s.io/v1 `resourceAttributes` of a (Self)SubjectAccessReview. */
+export interface ResourceAttributes {
+  namespace?: string;
+  verb: string;
+  group?: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+}
+
+/** authorization.k8s.io/v1 SubjectAccessReview `status`. */
+export interface AccessReviewStatus {
+  allowed: boolean;
+  denied?: boolean;
+  reason?: string;
+  evaluationError?: string;
 }

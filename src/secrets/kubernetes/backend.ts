@@ -1,0 +1,81 @@
+import type { Backend, BackendContext, BackendFactory } from "../../core/types.js";
+import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } from "./clusters.js";
+import { reconcileIntents, revokeLease } from "./cleanup.js";
+import { credsPath } from "./path-creds.js";
+import { rolePaths } from "./path-roles.js";
+import { targetPaths } from "./path-targets.js";
+import { mountId } from "./store.js";
+import type { TargetClients } from "./types.js";
+
+const RECONCILE_INTERVAL_MS = 5 * 60_000;
+
+export interface KubernetesSecretsOptions {
+  /** Talks to clusters; tests pass fakes. Default: one pooled kube client per target. */
+  clients?: TargetClients;
+  /** The server's own service-account token and CA; default from the mount options or the standard paths. */
+  files?: GatewayFiles;
+  read?: ReadFile;
+  /** For the in-cluster default of `kubernetes_host`. */
+  env?: Record<string, string | undefined>;
+  /** Milliseconds. */
+  now?: () => number;
+  /** How often orphaned objects are looked for after the run at start; 0 = only at start. */
+  reconcileIntervalMs?: number;
+}
+
+/**
+ * The `kubernetes` secrets engine: short-lived service-account credentials
+ * for existing accounts (fixed mode) or for temporary ones bound to a
+ * predefined or generated role (dynamic mode). Mount options
+ * `service_account_token_path` and `service_account_ca_path` move the
+ * server's own token and CA files (only an operator who may mount engines sets them).
+ */
+export function createKubernetesSecretsBackend(ctx: BackendContext, opts: KubernetesSecretsOptions = {}): Backend {
+  const now = opts.now ?? Date.now;
+  const files = opts.files ?? gatewayFiles(ctx.config.options);
+  let pooled: ReturnType<typeof createTargetClients> | undefined;
+  const clients = opts.clients ?? (pooled = createTargetClients({ files, read: opts.read }));
+  let id: Promise<string> | undefined;
+  const ownId = () => (id ??= mountId(ctx.storage));
+  const deps = { clients, logger: ctx.logger };
+  let timer: NodeJS.Timeout | undefined;
+
+  const reconcile = () =>
+    reconcileIntents(ctx.storage, deps, Math.floor(now() / 1000)).catch((err: unknown) => {
+      ctx.logger.warn({ mount: ctx.mountPath, cause: err instanceof Error ? err.message : String(err) }, "kubernetes reconcile failed");
+      return 0;
+    });
+
+  return {
+    paths: [
+      ...targetPaths({ files, env: opts.env ?? process.env, read: opts.read }),
+      ...rolePaths(),
+      credsPath({
+        clients,
+        files,
+        logger: ctx.logger,
+        mountId: ownId,
+        limits: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+        now,
+      }),
+    ],
+    revoke: (lease, storage) => revokeLease(lease, storage, deps),
+    async start() {
+      await ownId();
+      // Not awaited: a cluster that is down must not keep the mount (or the unseal) from coming up.
+      void reconcile();
+      const interval = opts.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS;
+      if (interval > 0) {
+        timer = setInterval(() => void reconcile(), interval);
+        timer.unref();
+      }
+    },
+    async stop() {
+      clearInterval(timer);
+      await pooled?.closeAll();
+    },
+  };
+}
+
+/** Registered as the `kubernetes` secrets engine type (the `kubernetes` auth method is another factory). */
+export const kubernetesSecretsBackendFactory: BackendFactory = (ctx) => createKubernetesSecretsBackend(ctx);

@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import { SYSTEM_MAX_TTL } from "../../core/core.js";
+import { badRequest } from "../../core/errors.js";
+import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
+import { quoted, stringList } from "../../auth/kubernetes/input.js";
+import { targetCa, type GatewayFiles } from "./clusters.js";
+import { targetLabel } from "./failures.js";
+import { DEFAULT_NAME_TEMPLATE, LEASE_LABEL, MANAGED_BY, MOUNT_LABEL, randomSuffix, renderName } from "./objects.js";
+import { deleteObjects, issue, planObjects, type IssueSpec } from "./provision.js";
+import { roleName } from "./path-roles.js";
+import { deleteIntent, getRole, getTarget, putIntent } from "./store.js";
+import type { EngineRole, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
+
+/** The API server refuses TokenRequests for less than ten minutes (`expirationSeconds` minimum 600). */
+const MIN_TOKEN_SECONDS = 600;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const CREDS_FIELDS: Record<string, FieldSchema> = {
+  kubernetes_namespace: {
+    type: "string",
+    description: "Namespace of the credentials; may be left out when the role allows exactly one",
+  },
+  ttl: { type: "duration", description: "Lease TTL; default the role's token_default_ttl, capped by its token_max_ttl" },
+  audiences: { type: "string_list", description: "Token audiences; default the role's token_default_audiences" },
+  cluster_role_binding: {
+    type: "bool",
+    default: false,
+    description: "Bind with a ClusterRoleBinding (cluster-wide) instead of a RoleBinding; needs a ClusterRole",
+  },
+};
+
+export interface CredsDeps {
+  clients: TargetClients;
+  files: GatewayFiles;
+  logger: Logger;
+  mountId: () => Promise<string>;
+  /** The mount's lease TTLs, seconds; 0 = the system's. */
+  limits: { defaultLeaseTtl: number; maxLeaseTtl: number };
+  /** Milliseconds. */
+  now: () => number;
+}
+
+/** `creds/<role>`: a service-account token for the role's cluster, with a lease that deletes what it made. */
+export function credsPath(deps: CredsDeps): PathDef {
+  return {
+    pattern: "creds/:name",
+    fields: CREDS_FIELDS,
+    ops: { update: (req) => issueCreds(req, deps) },
+    help: "Issue Kubernetes credentials for a role; revoking the lease deletes everything it created.",
+  };
+}
+
+async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<LogicalResponse> {
+  const name = roleName(req);
+  const role = await getRole(req.storage, name);
+  if (!role) throw badRequest(`role ${quoted(name)} does not exist`, "LK_ERR_ROLE_NOT_FOUND");
+  const namespace = namespaceFor(role, name, req.data.kubernetes_namespace);
+  const clusterRoleBinding = req.data.cluster_role_binding === true;
+  if (clusterRoleBinding && role.mode === "fixed") throw badRequest(`"cluster_role_binding" applies only to dynamic roles`);
+  if (clusterRoleBinding && role.kubernetesRoleType !== "ClusterRole") {
+    throw badRequest(`"cluster_role_binding" needs a role whose "kubernetes_role_type" is ClusterRole`);
+  }
+  const target = await getTarget(req.storage, role.target);
+  if (!target) {
+    throw badRequest(
+      role.target === "" ? `no config: write ${req.mountPath}config first` : `role ${quoted(name)} uses ${targetLabel(role.target)}, which does not exist`,
+    );
+  }
+  const ttl = leaseTtl(role, req.data.ttl, deps.limits);
+  const requestedAudiences = stringList(req.data.audiences, "audiences");
+  const nowSeconds = Math.floor(deps.now() / 1000);
+  const ref = randomBytes(12).toString("hex");
+  const spec: IssueSpec = {
+    roleName: name,
+    role,
+    namespace,
+    name: renderName(role.nameTemplate || DEFAULT_NAME_TEMPLATE, {
+      role: name,
+      random: randomSuffix(),
+      unix_time: String(nowSeconds),
+      display_name: req.auth?.displayName ?? "",
+    }),
+    clusterRoleBinding,
+    labels: { ...role.extraLabels, ...MANAGED_BY, [MOUNT_LABEL]: await deps.mountId(), [LEASE_LABEL]: ref },
+    annotations: { ...role.extraAnnotations, "latchkey.io/mount-path": req.mountPath, "latchkey.io/role": name },
+    audiences: requestedAudiences.length > 0 ? requestedAudiences : role.tokenDefaultAudiences,
+    expirationSeconds: Math.max(MIN_TOKEN_SECONDS, ttl),
+    target: role.target,
+  };
+  const planned = planObjects(spec);
+  const lease = { ref, role: name, target: role.target };
+  // Intent first: a crash from here on leaves a record of what may exist, for the reconciler.
+  await putIntent(req.storage, { ...lease, objects: planned, state: "pending", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
+
+  const api = await deps.clients.clientFor(role.target, target);
+  const rollback = async (objects: ObjectRef[]) => {
+    try {
+      await deleteObjects(api, objects, role.target, deps.logger);
+      await deleteIntent(req.storage, ref);
+    } catch (err) {
+      deps.logger.error({ role: name, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
+    }
+  };
+  const issued = await issue(api, spec, planned, rollback, deps.logger);
+  if (issued.objects.length === 0) await deleteIntent(req.storage, ref);
+  else await putIntent(req.storage, { ...lease, objects: issued.objects, state: "issued", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
+
+  const tokenExpiry = Date.parse(issued.token.expirationTimestamp);
+  const leaseExpiry = (nowSeconds + ttl) * 1000;
+  // A token bound to the lease's objects dies with them; an unbound one lives until its own expiry.
+  const expiration = issued.objects.length > 0 ? Math.min(tokenExpiry, leaseExpiry) : tokenExpiry;
+  const ca = await targetCa(target, deps.files);
+  const internal: LeaseInternal = { ...lease, objects: issued.objects };
+  return {
+    data: {
+      service_account_name: issued.serviceAccountName,
+      service_account_namespace: namespace,
+      service_account_token: issued.token.token,
+      cluster_endpoint: target.kubernetesHost,
+      cluster_ca_certificate: ca ? Buffer.from(ca, "utf8").toString("base64") : "",
+      expiration: new Date(expiration).toISOString(),
+    },
+    ...(issued.warnings.length > 0 && { warnings: issued.warnings }),
+    secret: { ttl, maxTtl: ttl, renewable: false, internal: { ...internal } },
+  };
+}
+
+/** The request's namespace, or the role's only one; it must be allowed by the role. */
+function namespaceFor(role: EngineRole, name: string, requested: unknown): string {
+  const allowed = role.allowedKubernetesNamespaces;
+  const given = typeof requested === "string" ? requested.trim() : "";
+  const namespace = given || (allowed.length === 1 && allowed[0] !== "*" ? allowed[0] : "");
+  if (namespace === "") throw badRequest(`field "kubernetes_namespace" is required`);
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) throw badRequest(`field "kubernetes_namespace": ${quoted(namespace)} is not a namespace name`);
+  if (!allowed.includes("*") && !allowed.includes(namespace)) {
+    throw badRequest(`namespace ${quoted(namespace)} is not allowed by role ${quoted(name)}`);
+  }
+  return namespace;
+}
+
+/** The request's TTL, else the role's default, else the mount's; capped by the role's and the mount's maximum. */
+function leaseTtl(role: EngineRole, requested: unknown, limits: CredsDeps["limits"]): number {
+  const mountMax = limits.maxLeaseTtl || SYSTEM_MAX_TTL;
+  const max = Math.min(role.tokenMaxTtl || mountMax, mountMax);
+  const fallback = role.tokenDefaultTtl || Math.min(limits.defaultLeaseTtl || SYSTEM_MAX_TTL, mountMax);
+  const ttl = typeof requested === "number" && requested > 0 ? requested : fallback;
+  return Math.min(ttl, max);
+}

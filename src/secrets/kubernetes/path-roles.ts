@@ -1,0 +1,149 @@
+import { badRequest, notFound } from "../../core/errors.js";
+import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
+import { checkStarAlone } from "../../auth/kubernetes/glob.js";
+import { isValidName, quoted, stringList } from "../../auth/kubernetes/input.js";
+import { checkNameTemplate, metadataMap } from "./objects.js";
+import { parseRules, rulesText } from "./rules.js";
+import { deleteRole, getRole, getTarget, listRoles, putRole } from "./store.js";
+import type { EngineRole, KubeRoleKind, RoleMode } from "./types.js";
+
+export const ROLE_FIELDS: Record<string, FieldSchema> = {
+  service_account_name: { type: "string", description: "Fixed mode: the existing service account to issue tokens for" },
+  kubernetes_role_name: { type: "string", description: "Dynamic mode: the existing Role or ClusterRole to bind a temporary service account to" },
+  kubernetes_role_type: { type: "string", description: "Role (default) or ClusterRole: the kind of the predefined or generated role" },
+  generated_role_rules: { type: "any", description: "Dynamic mode: PolicyRules (JSON or YAML, a list or {rules: [...]}) of a role made per lease" },
+  allowed_kubernetes_namespaces: { type: "string_list", description: "Namespaces credentials may be issued in; \"*\" for any" },
+  target: { type: "string", description: "The target to connect through; default the mount's config" },
+  token_default_ttl: { type: "duration", description: "Lease TTL when the request names none; default the mount's" },
+  token_max_ttl: { type: "duration", description: "Longest lease TTL; default the mount's" },
+  token_default_audiences: { type: "string_list", description: "Token audiences when the request names none; default the API server's" },
+  extra_labels: { type: "map", description: "Labels added to every object created for a lease" },
+  extra_annotations: { type: "map", description: "Annotations added to every object created for a lease" },
+  name_template: { type: "string", description: "Names of created objects, with {{role}}, {{random}} (required), {{unix_time}}, {{display_name}}" },
+};
+
+/** `roles` and `roles/` list; `roles/<name>` reads, writes (replacing the whole role) and deletes. */
+export function rolePaths(): PathDef[] {
+  const list = async (req: LogicalRequest): Promise<LogicalResponse> => {
+    const keys = await listRoles(req.storage);
+    if (keys.length === 0) throw notFound("");
+    return { data: { keys } };
+  };
+  return [
+    ...["roles", "roles/"].map((pattern) => ({ pattern, ops: { list }, help: "List the roles." })),
+    {
+      pattern: "roles/:name",
+      fields: ROLE_FIELDS,
+      exists: async (req) => (await getRole(req.storage, roleName(req))) !== undefined,
+      ops: {
+        read: async (req) => {
+          const role = await getRole(req.storage, roleName(req));
+          if (!role) throw notFound("");
+          return { data: renderRole(role) };
+        },
+        update: async (req) => {
+          const name = roleName(req);
+          const role = roleFromInput(req.data);
+          if (role.target !== "" && !(await getTarget(req.storage, role.target))) {
+            throw badRequest(`target ${quoted(role.target)} does not exist`);
+          }
+          await putRole(req.storage, name, role);
+          return undefined;
+        },
+        delete: async (req) => {
+          await deleteRole(req.storage, roleName(req));
+          return undefined;
+        },
+      },
+      help: "What credentials for a cluster look like: a fixed service account, or a temporary one bound to a role.",
+    },
+  ];
+}
+
+export function roleName(req: LogicalRequest): string {
+  const name = req.params.name ?? req.params.role;
+  if (!isValidName(name)) throw badRequest(`invalid role name ${quoted(name)}`);
+  return name;
+}
+
+const present = (d: Record<string, unknown>, key: string) => d[key] !== undefined && d[key] !== null && d[key] !== "";
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Checks a whole role, refusing at write time what could only fail at first use; messages name the field. */
+export function roleFromInput(d: Record<string, unknown>): EngineRole {
+  const str = (key: string) => (typeof d[key] === "string" ? d[key].trim() : "");
+  const modes: [RoleMode, string][] = [
+    ["fixed", "service_account_name"],
+    ["predefined", "kubernetes_role_name"],
+    ["generated", "generated_role_rules"],
+  ];
+  const given = modes.filter(([, field]) => present(d, field));
+  if (given.length !== 1) {
+    throw badRequest(`give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`);
+  }
+  const mode = given[0][0];
+  if (mode === "fixed" && present(d, "kubernetes_role_type")) {
+    throw badRequest(`"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`);
+  }
+  const kind = roleKindOf(d.kubernetes_role_type);
+  const role: EngineRole = {
+    mode,
+    serviceAccountName: str("service_account_name"),
+    kubernetesRoleName: str("kubernetes_role_name"),
+    kubernetesRoleType: kind,
+    generatedRoleRules: mode === "generated" ? rulesText(d.generated_role_rules) : "",
+    rules: [],
+    allowedKubernetesNamespaces: stringList(d.allowed_kubernetes_namespaces, "allowed_kubernetes_namespaces"),
+    target: str("target"),
+    tokenDefaultTtl: typeof d.token_default_ttl === "number" ? d.token_default_ttl : 0,
+    tokenMaxTtl: typeof d.token_max_ttl === "number" ? d.token_max_ttl : 0,
+    tokenDefaultAudiences: stringList(d.token_default_audiences, "token_default_audiences"),
+    extraLabels: metadataMap(d.extra_labels, "extra_labels"),
+    extraAnnotations: metadataMap(d.extra_annotations, "extra_annotations"),
+    nameTemplate: str("name_template"),
+  };
+  if (mode === "generated") role.rules = parseRules(role.generatedRoleRules, kind);
+  if (mode === "fixed" && (role.serviceAccountName.length > 253 || !DNS_SUBDOMAIN.test(role.serviceAccountName))) {
+    throw badRequest(`field "service_account_name" must be a service account name (a DNS-1123 subdomain)`);
+  }
+  if (mode === "predefined" && /[/%]/.test(role.kubernetesRoleName)) {
+    throw badRequest(`field "kubernetes_role_name" must be a ${kind} name`);
+  }
+  const namespaces = role.allowedKubernetesNamespaces;
+  if (namespaces.length === 0) throw badRequest(`"allowed_kubernetes_namespaces" can not be empty ("*" allows any)`);
+  checkStarAlone(namespaces, "allowed_kubernetes_namespaces");
+  const bad = namespaces.find((ns) => ns !== "*" && (ns.length > 63 || !DNS_LABEL.test(ns)));
+  if (bad !== undefined) throw badRequest(`field "allowed_kubernetes_namespaces": ${quoted(bad)} is not a namespace name`);
+  if (role.tokenMaxTtl > 0 && role.tokenDefaultTtl > role.tokenMaxTtl) {
+    throw badRequest(`"token_default_ttl" cannot be greater than "token_max_ttl"`);
+  }
+  if (role.target !== "" && !isValidName(role.target)) throw badRequest(`invalid target name ${quoted(role.target)}`);
+  if (role.nameTemplate !== "") checkNameTemplate(role.nameTemplate);
+  return role;
+}
+
+function roleKindOf(value: unknown): KubeRoleKind {
+  if (value === undefined || value === null || value === "") return "Role";
+  if (typeof value === "string" && value.toLowerCase() === "role") return "Role";
+  if (typeof value === "string" && value.toLowerCase() === "clusterrole") return "ClusterRole";
+  throw badRequest(`field "kubernetes_role_type" must be "Role" or "ClusterRole"`);
+}
+
+/** The role as Vault's engine renders it, with the stored rules as written. */
+export function renderRole(r: EngineRole): Record<string, unknown> {
+  return {
+    service_account_name: r.serviceAccountName,
+    kubernetes_role_name: r.kubernetesRoleName,
+    kubernetes_role_type: r.kubernetesRoleType,
+    generated_role_rules: r.generatedRoleRules,
+    allowed_kubernetes_namespaces: r.allowedKubernetesNamespaces,
+    target: r.target,
+    token_default_ttl: r.tokenDefaultTtl,
+    token_max_ttl: r.tokenMaxTtl,
+    token_default_audiences: r.tokenDefaultAudiences,
+    extra_labels: r.extraLabels,
+    extra_annotations: r.extraAnnotations,
+    name_template: r.nameTemplate,
+  };
+}

@@ -1,0 +1,82 @@
+import { Parser, parse as parseYaml, type CST } from "yaml";
+import { badRequest } from "../../core/errors.js";
+import { DEFAULT_MAX_JSON_DEPTH, depthMessage, exceedsDepth, type ChildrenOf } from "../../core/json-depth.js";
+import type { PolicyRule } from "../../kube/types.js";
+import { isRecord } from "../../auth/kubernetes/input.js";
+import type { KubeRoleKind } from "./types.js";
+
+const FIELD = "generated_role_rules";
+const RULE_KEYS = ["apiGroups", "resources", "resourceNames", "verbs", "nonResourceURLs"] as const;
+type RuleKey = (typeof RULE_KEYS)[number];
+
+const invalid = (why: string) => badRequest(`invalid "${FIELD}": ${why}`);
+
+/** The rules as they are stored: text as written (a JSON body may carry them as a list or a `{rules}` object). */
+export function rulesText(value: unknown): string {
+  if (typeof value === "string") return value.trim();
+  if (Array.isArray(value) || isRecord(value)) return JSON.stringify(value);
+  throw invalid("must be a JSON or YAML string, a list of rules or an object with rules");
+}
+
+/**
+ * Parses PolicyRules written as a list or as `rules: [...]` (Vault's format),
+ * JSON or YAML, and refuses at write time what the API server's RBAC
+ * validation would refuse at first use (rbac/validation ValidatePolicyRule):
+ * no verbs, resource rules without apiGroups or resources, non-resource URLs
+ * mixed with resources or in a namespaced Role.
+ */
+export function parseRules(text: string, kind: KubeRoleKind): PolicyRule[] {
+  const doc = parseDocument(text);
+  const list = isRecord(doc) && Object.keys(doc).length === 1 && "rules" in doc ? doc.rules : doc;
+  if (!Array.isArray(list)) throw invalid("must be a list of rules or an object with a \"rules\" list");
+  if (list.length === 0) throw invalid("must contain at least one rule");
+  return list.map((item, i) => ruleOf(item, `rules[${i}]`, kind));
+}
+
+function parseDocument(text: string): unknown {
+  if (text === "") throw invalid("must not be empty");
+  if (tooDeep(text)) throw invalid(depthMessage(DEFAULT_MAX_JSON_DEPTH));
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser reads both.
+    return parseYaml(text, { maxAliasCount: 10, prettyErrors: false });
+  } catch {
+    throw invalid("not valid JSON or YAML");
+  }
+}
+
+function ruleOf(item: unknown, at: string, kind: KubeRoleKind): PolicyRule {
+  if (!isRecord(item)) throw invalid(`${at} must be an object`);
+  const rule: Partial<Record<RuleKey, string[]>> = {};
+  for (const [key, value] of Object.entries(item)) {
+    if (!RULE_KEYS.some((k) => k === key)) throw invalid(`${at} has unknown key "${key}"`);
+    const list = Array.isArray(value) ? value : [value];
+    if (!list.every((v): v is string => typeof v === "string")) throw invalid(`${at}.${key} must be a list of strings`);
+    rule[key as RuleKey] = list;
+  }
+  const { apiGroups = [], resources = [], resourceNames = [], verbs = [], nonResourceURLs = [] } = rule;
+  if (verbs.length === 0) throw invalid(`${at}.verbs must contain at least one value`);
+  if (nonResourceURLs.length > 0) {
+    if (kind === "Role") throw invalid(`${at}: a Role cannot grant nonResourceURLs (set "kubernetes_role_type" to ClusterRole)`);
+    if (apiGroups.length + resources.length + resourceNames.length > 0) {
+      throw invalid(`${at}: a rule cannot apply to both resources and nonResourceURLs`);
+    }
+    return { verbs, nonResourceURLs };
+  }
+  if (apiGroups.length === 0) throw invalid(`${at}.apiGroups must contain at least one value ("" is the core group)`);
+  if (resources.length === 0) throw invalid(`${at}.resources must contain at least one value`);
+  return { apiGroups, resources, ...(resourceNames.length > 0 && { resourceNames }), verbs };
+}
+
+/** yaml's composer recurses once per level, so depth is measured first on the CST, which is built without recursion. */
+function tooDeep(text: string): boolean {
+  for (const token of new Parser().parse(text)) {
+    const root = token.type === "document" ? token.value : token;
+    if (exceedsDepth(root, DEFAULT_MAX_JSON_DEPTH, cstChildren)) return true;
+  }
+  return false;
+}
+
+const cstChildren: ChildrenOf<CST.Token | null | undefined> = (token) => {
+  if (token?.type !== "block-map" && token?.type !== "block-seq" && token?.type !== "flow-collection") return undefined;
+  return token.items.flatMap((item) => [item.key, item.value]);
+};

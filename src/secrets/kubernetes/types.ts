@@ -1,0 +1,91 @@
+import type { KubeClient } from "../../kube/client.js";
+import type { PolicyRule } from "../../kube/types.js";
+
+/** How a target authenticates to its API server. */
+export type TargetCredential = "service_account_jwt" | "gateway_service_account" | "client_certificate";
+
+/**
+ * A cluster connection (`config` is the default target, `targets/<name>` the
+ * others), stored in the mount's barrier-encrypted view. `serviceAccountJwt`
+ * and `clientKey` are never rendered on read.
+ */
+export interface Target {
+  kubernetesHost: string;
+  /** PEM; "" = the gateway's own `ca.crt` in gateway mode, else the system's CAs. */
+  kubernetesCaCert: string;
+  credential: TargetCredential;
+  serviceAccountJwt: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** What a role hands out: a token for an existing account, or a temporary account bound to a role. */
+export type RoleMode = "fixed" | "predefined" | "generated";
+
+export type KubeRoleKind = "Role" | "ClusterRole";
+
+/** A role (`roles/<name>`). */
+export interface EngineRole {
+  mode: RoleMode;
+  /** Fixed mode. */
+  serviceAccountName: string;
+  /** Predefined mode. */
+  kubernetesRoleName: string;
+  /** The kind of the predefined or generated role. */
+  kubernetesRoleType: KubeRoleKind;
+  /** Generated mode: the rules exactly as written (JSON or YAML), and as parsed at write time. */
+  generatedRoleRules: string;
+  rules: PolicyRule[];
+  /** Exact names, or `["*"]` for any. */
+  allowedKubernetesNamespaces: string[];
+  /** "" = the mount's `config`. */
+  target: string;
+  /** Seconds; 0 = the mount's default. */
+  tokenDefaultTtl: number;
+  /** Seconds; 0 = the mount's maximum. */
+  tokenMaxTtl: number;
+  tokenDefaultAudiences: string[];
+  extraLabels: Record<string, string>;
+  extraAnnotations: Record<string, string>;
+  /** "" = `latchkey-{{role}}-{{random}}`. */
+  nameTemplate: string;
+}
+
+export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding";
+
+/** An object latchkey created for a lease; cluster-scoped kinds have no namespace. */
+export interface ObjectRef {
+  kind: ObjectKind;
+  name: string;
+  namespace?: string;
+}
+
+/** Kept with the lease and handed back on revoke: what to delete, through which target. */
+export interface LeaseInternal {
+  /** The id of the lease's intent record and the value of its `latchkey.io/lease` label. */
+  ref: string;
+  role: string;
+  target: string;
+  objects: ObjectRef[];
+}
+
+/**
+ * Written before any object is created (`intent/<ref>`), so a crash at any
+ * point leaves a record of what may exist; deleted once the objects are gone.
+ */
+export interface IntentRecord extends LeaseInternal {
+  /** `pending` while the request that creates the objects runs; `issued` once it answered. */
+  state: "pending" | "issued";
+  /** Unix seconds. */
+  createdAt: number;
+  /** Unix seconds after which the lease has ended, whatever happened to it. */
+  expiresAt: number;
+}
+
+/** The part of the kube client the engine uses; tests pass a fake. */
+export type ClusterApi = Pick<KubeClient, "host" | "create" | "delete" | "createTokenRequest">;
+
+/** Connections to targets, one pooled client per target, rebuilt when the target changes. */
+export interface TargetClients {
+  clientFor(name: string, target: Target): Promise<ClusterApi>;
+}
