@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { engineCore, fakeCluster, HOST } from "./test-harness.js";
+
+const setup = () => engineCore(fakeCluster());
+const NS = { allowed_kubernetes_namespaces: ["team-a"] };
+
+describe("roles", () => {
+  it("stores a fixed-mode role and renders it as Vault's engine does", async () => {
+    const { request } = await setup();
+    const write = await request("POST", "kube/roles/app", {
+      service_account_name: "app",
+      allowed_kubernetes_namespaces: "team-a,team-b",
+      token_default_ttl: "1h",
+      token_max_ttl: "2h",
+      token_default_audiences: ["vault"],
+      extra_labels: { team: "a" },
+      extra_annotations: { "example.com/owner": "a team" },
+    });
+    expect(write.status).toBe(204);
+    expect((await request("GET", "kube/roles/app")).body.data).toEqual({
+      service_account_name: "app",
+      kubernetes_role_name: "",
+      kubernetes_role_type: "Role",
+      generated_role_rules: "",
+      allowed_kubernetes_namespaces: ["team-a", "team-b"],
+      target: "",
+      token_default_ttl: 3600,
+      token_max_ttl: 7200,
+      token_default_audiences: ["vault"],
+      extra_labels: { team: "a" },
+      extra_annotations: { "example.com/owner": "a team" },
+      name_template: "",
+    });
+    expect((await request("LIST", "kube/roles")).body.data).toEqual({ keys: ["app"] });
+    expect((await request("DELETE", "kube/roles/app")).status).toBe(204);
+    expect((await request("GET", "kube/roles/app")).status).toBe(404);
+  });
+
+  it("stores predefined and generated roles; rules in YAML or JSON, a list or {rules}", async () => {
+    const { request } = await setup();
+    await request("POST", "kube/roles/viewer", { kubernetes_role_name: "view", kubernetes_role_type: "clusterrole", ...NS });
+    expect((await request("GET", "kube/roles/viewer")).body.data).toMatchObject({ kubernetes_role_name: "view", kubernetes_role_type: "ClusterRole" });
+    const yaml = `rules:\n- apiGroups: [""]\n  resources: ["pods"]\n  verbs: ["list"]\n`;
+    for (const rules of [yaml, [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }], { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }] }]) {
+      const res = await request("POST", "kube/roles/gen", { generated_role_rules: rules, ...NS });
+      expect(res.status, JSON.stringify(res.body)).toBe(204);
+    }
+    expect((await request("GET", "kube/roles/gen")).body.data.generated_role_rules).toBe(
+      `{"rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get"]}]}`,
+    );
+  });
+
+  const RULE = [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }];
+  it.each([
+    [{ ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
+    [{ service_account_name: "a", kubernetes_role_name: "b", ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
+    [{ kubernetes_role_name: "b", generated_role_rules: RULE, ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
+    [{ service_account_name: "a", kubernetes_role_type: "Role", ...NS }, `"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`],
+    [{ kubernetes_role_name: "b", kubernetes_role_type: "Group", ...NS }, `field "kubernetes_role_type" must be "Role" or "ClusterRole"`],
+    [{ service_account_name: "Not_A_Name", ...NS }, `field "service_account_name" must be a service account name (a DNS-1123 subdomain)`],
+    [{ service_account_name: "a" }, `"allowed_kubernetes_namespaces" can not be empty ("*" allows any)`],
+    [{ service_account_name: "a", allowed_kubernetes_namespaces: ["*", "x"] }, `can not mix "*" with values in "allowed_kubernetes_namespaces"`],
+    [{ service_account_name: "a", allowed_kubernetes_namespaces: ["Team_A"] }, `field "allowed_kubernetes_namespaces": "Team_A" is not a namespace name`],
+    [{ service_account_name: "a", token_default_ttl: "2h", token_max_ttl: "1h", ...NS }, `"token_default_ttl" cannot be greater than "token_max_ttl"`],
+    [{ service_account_name: "a", target: "nope", ...NS }, `target "nope" does not exist`],
+    [{ service_account_name: "a", extra_labels: { "app.kubernetes.io/managed-by": "me" }, ...NS }, `field "extra_labels": "app.kubernetes.io/managed-by" is set by latchkey itself`],
+    [{ service_account_name: "a", extra_labels: { "latchkey.io/lease": "x" }, ...NS }, `field "extra_labels": "latchkey.io/lease" is set by latchkey itself`],
+    [{ service_account_name: "a", extra_labels: { team: "not valid!" }, ...NS }, `field "extra_labels": the value of "team" is not a valid label value`],
+    [{ service_account_name: "a", extra_annotations: { "bad key!": "x" }, ...NS }, `field "extra_annotations": "bad key!" is not a valid Kubernetes key`],
+    [{ service_account_name: "a", name_template: "fixed-name", ...NS }, `field "name_template" must contain {{random}}, so that every lease gets its own names`],
+    [{ service_account_name: "a", name_template: "x-{{random}}-{{nope}}", ...NS }, `field "name_template": unknown placeholder "{{nope}}" (use {{role}}, {{random}}, {{unix_time}}, {{display_name}})`],
+    [{ service_account_name: "a", name_template: "X_{{random}}", ...NS }, `field "name_template" must make lower-case DNS-1123 names (a-z, 0-9 and "-")`],
+    [{ service_account_name: "a", name_template: `${"x".repeat(50)}-{{role}}-{{random}}`, ...NS }, `field "name_template" makes names longer than 63 characters`],
+    [{ generated_role_rules: "rules: [", ...NS }, `invalid "generated_role_rules": not valid JSON or YAML`],
+    [{ generated_role_rules: [], ...NS }, `invalid "generated_role_rules": must contain at least one rule`],
+    [{ generated_role_rules: [{ apiGroups: [""], resources: ["pods"] }], ...NS }, `invalid "generated_role_rules": rules[0].verbs must contain at least one value`],
+    [{ generated_role_rules: [{ resources: ["pods"], verbs: ["get"] }], ...NS }, `invalid "generated_role_rules": rules[0].apiGroups must contain at least one value ("" is the core group)`],
+    [{ generated_role_rules: [{ apiGroups: [""], verbs: ["get"] }], ...NS }, `invalid "generated_role_rules": rules[0].resources must contain at least one value`],
+    [{ generated_role_rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"], verb: ["x"] }], ...NS }, `invalid "generated_role_rules": rules[0] has unknown key "verb"`],
+    [{ generated_role_rules: [{ apiGroups: [""], resources: ["pods"], verbs: [1] }], ...NS }, `invalid "generated_role_rules": rules[0].verbs must be a list of strings`],
+    [{ generated_role_rules: [{ nonResourceURLs: ["/healthz"], verbs: ["get"] }], ...NS }, `invalid "generated_role_rules": rules[0]: a Role cannot grant nonResourceURLs (set "kubernetes_role_type" to ClusterRole)`],
+    [{ generated_role_rules: [{ nonResourceURLs: ["/healthz"], resources: ["pods"], verbs: ["get"] }], kubernetes_role_type: "ClusterRole", ...NS }, `invalid "generated_role_rules": rules[0]: a rule cannot apply to both resources and nonResourceURLs`],
+    [{ generated_role_rules: `${"[".repeat(400)}${"]".repeat(400)}`, ...NS }, `invalid "generated_role_rules": nesting exceeds the maximum depth of 300`],
+  ])("refuses %j at write time", async (body, message) => {
+    const { request } = await setup();
+    const res = await request("POST", "kube/roles/r", body);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ errors: [message] });
+  });
+
+  it("accepts non-resource URLs in a generated ClusterRole, and a role naming an existing target", async () => {
+    const { request } = await setup();
+    await request("POST", "kube/targets/prod", { kubernetes_host: HOST, service_account_jwt: "t" });
+    const res = await request("POST", "kube/roles/health", {
+      generated_role_rules: [{ nonResourceURLs: ["/healthz"], verbs: ["get"] }],
+      kubernetes_role_type: "ClusterRole",
+      target: "prod",
+      allowed_kubernetes_namespaces: ["*"],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(204);
+  });
+});
