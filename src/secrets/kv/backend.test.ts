@@ -3,16 +3,16 @@ import type { BackendContext } from "../../core/types.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import type { PhysicalStore } from "../../storage/types.js";
 import { createView } from "../../storage/view.js";
-import { kvBackendFactory } from "./index.js";
+import { kvBackendFactory, kvV2BackendFactory } from "./index.js";
 import { createKvHarness, findPath } from "./test-harness.js";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-function context(): BackendContext {
+function context(options: Record<string, string> = { version: "2" }): BackendContext {
   return {
     storage: createView(createMemoryStore()),
     mountPath: "secret/",
-    config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options: { version: "2" } },
+    config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options },
     logger: silent,
   };
 }
@@ -53,6 +53,7 @@ describe("kvBackendFactory", () => {
       "metadata",
       "metadata/",
       "metadata/*path",
+      "subkeys/*path",
       "delete/*path",
       "undelete/*path",
       "destroy/*path",
@@ -61,6 +62,22 @@ describe("kvBackendFactory", () => {
       if (def.ops.update) expect(def.ops.create).toBe(def.ops.update);
       expect(def.help).toBeTruthy();
     }
+  });
+
+  it("mounts version 1 unless options.version is 2", async () => {
+    const patterns = async (options: Record<string, string>) => (await kvBackendFactory(context(options))).paths.map((p) => p.pattern);
+    expect(await patterns({})).toEqual(["", "*path"]);
+    expect(await patterns({ version: "1" })).toEqual(["", "*path"]);
+    expect(await patterns({ version: "2" })).toContain("data/*path");
+    await expect(async () => kvBackendFactory(context({ version: "3" }))).rejects.toMatchObject({
+      status: 400,
+      message: 'field "options.version" must be "1" or "2", not "3"',
+    });
+  });
+
+  it("mounts version 2 for the kv-v2 type, whatever the options say", async () => {
+    expect((await kvV2BackendFactory(context({}))).paths.map((p) => p.pattern)).toContain("subkeys/*path");
+    expect((await kvV2BackendFactory(context({ version: "1" }))).paths.map((p) => p.pattern)).toContain("data/*path");
   });
 
   it("gives each mount its own backend", async () => {

@@ -1,22 +1,40 @@
 import type { Backend, BackendFactory } from "../../core/types.js";
 import { createKeyedLock } from "../../core/keyed-lock.js";
+import { kvVersionOf } from "./mount-options.js";
 import { configPath } from "./path-config.js";
 import { dataPath } from "./path-data.js";
 import { metadataPath, metadataRootPaths } from "./path-metadata.js";
+import { subkeysPath } from "./path-subkeys.js";
 import { versionPaths } from "./path-versions.js";
+import { createKvV1Backend } from "./v1.js";
 
 export interface KvBackendOptions {
   /** The clock for created/deletion times; tests pass a fake one. */
   now?: () => Date;
 }
 
-/** The KV version 2 secrets engine: versioned secrets with Vault's `data/`, `metadata/`, `delete/`, `undelete/`, `destroy/`, `config` paths. */
+/** The KV version 2 secrets engine: versioned secrets with Vault's `data/`, `metadata/`, `subkeys/`, `delete/`, `undelete/`, `destroy/`, `config` paths. */
 export function createKvBackend(opts: KvBackendOptions = {}): Backend {
   const deps = { now: opts.now ?? (() => new Date()), lock: createKeyedLock() };
   return {
-    paths: [configPath(), dataPath(deps), ...metadataRootPaths(), metadataPath(deps), ...versionPaths(deps)],
+    paths: [
+      configPath(),
+      dataPath(deps),
+      ...metadataRootPaths(),
+      metadataPath(deps),
+      subkeysPath(deps),
+      ...versionPaths(deps),
+    ],
   };
 }
 
-/** Registered by the core as the `kv` (version 2) mount type; one backend, and one write lock table, per mount. */
-export const kvBackendFactory: BackendFactory = () => createKvBackend();
+/**
+ * Registered as the `kv` mount type: `options.version` chooses the engine,
+ * version 1 unless it says "2", as Vault's kv plugin does. One backend, and
+ * one write lock table, per mount.
+ */
+export const kvBackendFactory: BackendFactory = (ctx) =>
+  kvVersionOf(ctx.config.options) === "2" ? createKvBackend() : createKvV1Backend(ctx.config);
+
+/** Registered as the `kv-v2` mount type: always version 2, whatever the options say. */
+export const kvV2BackendFactory: BackendFactory = () => createKvBackend();

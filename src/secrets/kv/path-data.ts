@@ -60,6 +60,21 @@ export function dataPath(deps: KvDeps): PathDef {
 }
 
 async function readVersion(deps: KvDeps, req: LogicalRequest): Promise<LogicalResponse> {
+  const { data, metadata } = await readRequestedVersion(deps, req);
+  // Vault answers a deleted or destroyed version with 404 but still shows its metadata.
+  if (!data) return { status: 404, data: { data: null, metadata } };
+  return { data: { data, metadata } };
+}
+
+/**
+ * The version a read names in `version` (0 or absent: the latest) with its
+ * metadata block; `data` is absent when the version is deleted or destroyed.
+ * A missing secret or version throws Vault's bare 404.
+ */
+export async function readRequestedVersion(
+  deps: KvDeps,
+  req: LogicalRequest,
+): Promise<{ data?: SecretData; metadata: Record<string, unknown> }> {
   const path = validateSecretPath(req.params.path);
   const requested = nonNegativeIntField(req.data, "version") ?? 0;
   const meta = await readMetadata(req.storage, path);
@@ -68,11 +83,10 @@ async function readVersion(deps: KvDeps, req: LogicalRequest): Promise<LogicalRe
   const vm = meta.versions[String(version)];
   if (!vm) throw secretNotFound();
   const metadata = versionMetadataBody(meta, version);
-  // Vault answers a deleted or destroyed version with 404 but still shows its metadata.
-  if (vm.destroyed || isDeleted(vm, deps.now())) return { status: 404, data: { data: null, metadata } };
+  if (vm.destroyed || isDeleted(vm, deps.now())) return { metadata };
   const data = await readVersionData(req.storage, path, version);
   if (!data) throw internalError("kv: a live version's data is missing");
-  return { data: { data, metadata } };
+  return { data, metadata };
 }
 
 /**

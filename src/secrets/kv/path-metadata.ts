@@ -3,7 +3,7 @@ import type { LogicalRequest, LogicalResponse, PathDef } from "../../core/types.
 import { formatDuration } from "./duration.js";
 import { boolField, durationField, nonNegativeIntField, objectField } from "./fields.js";
 import { mergePatch } from "./merge-patch.js";
-import { type KvDeps, secretExists, secretNotFound } from "./shared.js";
+import { type KvDeps, listSecretKeys, secretExists, secretNotFound } from "./shared.js";
 import {
   type KeyMetadata,
   metaKey,
@@ -76,12 +76,7 @@ async function readMetadataOp(req: LogicalRequest): Promise<LogicalResponse> {
   };
 }
 
-async function listKeys(req: LogicalRequest): Promise<LogicalResponse> {
-  const path = validateSecretPath(req.params.path ?? "", { list: true });
-  const keys = await req.storage.list(metaKey(path === "" ? "" : `${path}/`));
-  if (keys.length === 0) throw secretNotFound();
-  return { data: { keys } };
-}
+const listKeys = (req: LogicalRequest) => listSecretKeys(req.storage, metaKey(""), req.params.path ?? "");
 
 /** Create/update replaces what the body names; patch merges custom_metadata (null removes a key) and needs the secret. */
 async function writeMetadata(deps: KvDeps, req: LogicalRequest, patch: boolean): Promise<undefined> {

@@ -1,5 +1,5 @@
 import { LatchkeyError } from "../../core/errors.js";
-import type { LogicalRequest } from "../../core/types.js";
+import type { LogicalRequest, LogicalResponse } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
 import type { KeyedLock } from "../../core/keyed-lock.js";
 import { type KeyMetadata, metaKey, readMetadata, validateSecretPath } from "./store.js";
@@ -12,6 +12,18 @@ export interface KvDeps {
 
 /** Vault answers a missing secret, version or listing with 404 and `{"errors": []}`. */
 export const secretNotFound = () => new LatchkeyError("LK_ERR_NOT_FOUND", 404, "");
+
+/**
+ * Vault's LIST: the names directly below a folder of secrets stored under
+ * `area` (subfolders end with `/`); an empty folder is a 404, as Vault's HTTP
+ * layer answers a list without keys.
+ */
+export async function listSecretKeys(storage: StorageView, area: string, rawPath: string): Promise<LogicalResponse> {
+  const path = validateSecretPath(rawPath, { list: true });
+  const keys = await storage.list(path === "" ? area : `${area}${path}/`);
+  if (keys.length === 0) throw secretNotFound();
+  return { data: { keys } };
+}
 
 /** The per-version metadata block of `data/` reads and writes. */
 export function versionMetadataBody(meta: KeyMetadata, version: number): Record<string, unknown> {

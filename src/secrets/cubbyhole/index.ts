@@ -1,0 +1,1 @@
+export { clearCubbyhole, createCubbyholeBackend, cubbyholeBackendFactory } from "./backend.js";
