@@ -163,6 +163,17 @@ describe("creds: dynamic mode", () => {
     expect(await lk.noIntentLeft()).toBe(true);
   });
 
+  it("keeps the intent of a failed issue whose rollback failed, for the reconciler", async () => {
+    const lk = await setup();
+    lk.cluster.fail("POST", /rolebindings$/, 403);
+    lk.cluster.fail("DELETE", /serviceaccounts/, "down", 1);
+    await lk.role("viewer", { kubernetes_role_name: "view", allowed_kubernetes_namespaces: ["team-a"] });
+    expect((await lk.creds("viewer")).status).toBe(502);
+    expect(lk.cluster.paths()).toHaveLength(1);
+    expect(await lk.noIntentLeft()).toBe(false);
+    expect(lk.logger.records.some((r) => r.msg?.includes("the reconciler will retry"))).toBe(true);
+  });
+
   it.each([
     ["down", 503, `kubernetes config: the API server is unreachable`],
     ["timeout", 504, `kubernetes config: the API server did not answer in time`],
