@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { upstreamError } from "../../core/errors.js";
 import { DEFAULT_CA_PATH, DEFAULT_TOKEN_PATH } from "../../auth/kubernetes/local-files.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../kube/client.js";
-import type { Target, TargetClients } from "./types.js";
+import type { ClusterApi, Target, TargetClients } from "./types.js";
 
 /** The server's own service-account files, as mounted into its pod; mount options move them (tests). */
 export interface GatewayFiles {
@@ -54,9 +54,12 @@ export async function targetCa(target: Target, files: GatewayFiles, read: ReadFi
   return (await read(files.caPath).catch(() => "")).trim() || undefined;
 }
 
+/** A target's client: what the engine calls, and `close` for its connection pool. */
+export type PooledClient = ClusterApi & Pick<KubeClient, "close">;
+
 export interface TargetClientsOptions {
   files: GatewayFiles;
-  createClient?: (config: KubeClientConfig) => KubeClient;
+  createClient?: (config: KubeClientConfig) => PooledClient;
   read?: ReadFile;
 }
 
@@ -67,7 +70,7 @@ export interface TargetClientsOptions {
 export function createTargetClients(opts: TargetClientsOptions): TargetClients & { closeAll(): Promise<void> } {
   const createClient = opts.createClient ?? createKubeClient;
   const read = opts.read ?? readText;
-  const clients = new Map<string, { fingerprint: string; client: KubeClient }>();
+  const clients = new Map<string, { fingerprint: string; client: PooledClient }>();
   return {
     async clientFor(name, target) {
       const ca = await targetCa(target, opts.files, read);
