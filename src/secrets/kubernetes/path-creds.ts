@@ -101,7 +101,7 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
       deps.logger.error({ role: name, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
     }
   };
-  const issued = await issue(api, spec, planned, rollback, deps.logger);
+  const issued = await issue({ api, spec, objects: planned, rollback, logger: deps.logger });
   if (issued.objects.length === 0) await deleteIntent(req.storage, ref);
   else await putIntent(req.storage, { ...lease, objects: issued.objects, state: "issued", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
 

@@ -1,7 +1,8 @@
 import { badRequest, notFound } from "../../core/errors.js";
-import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
+import type { FieldSchema, LogicalRequest, PathDef } from "../../core/types.js";
 import { checkStarAlone } from "../../auth/kubernetes/glob.js";
 import { isValidName, quoted, stringList } from "../../auth/kubernetes/input.js";
+import { listPaths } from "./list-paths.js";
 import { checkNameTemplate, metadataMap } from "./objects.js";
 import { parseRules, rulesText } from "./rules.js";
 import { deleteRole, getRole, getTarget, listRoles, putRole } from "./store.js";
@@ -24,13 +25,8 @@ export const ROLE_FIELDS: Record<string, FieldSchema> = {
 
 /** `roles` and `roles/` list; `roles/<name>` reads, writes (replacing the whole role) and deletes. */
 export function rolePaths(): PathDef[] {
-  const list = async (req: LogicalRequest): Promise<LogicalResponse> => {
-    const keys = await listRoles(req.storage);
-    if (keys.length === 0) throw notFound("");
-    return { data: { keys } };
-  };
   return [
-    ...["roles", "roles/"].map((pattern) => ({ pattern, ops: { list }, help: "List the roles." })),
+    ...listPaths("roles", "List the roles.", listRoles),
     {
       pattern: "roles/:name",
       fields: ROLE_FIELDS,

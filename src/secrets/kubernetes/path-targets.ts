@@ -1,6 +1,7 @@
 import { badRequest, notFound } from "../../core/errors.js";
-import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
+import type { FieldSchema, LogicalRequest, PathDef } from "../../core/types.js";
 import { checkCertificates, checkClientKeyPair, isValidName, pemInput, quoted } from "../../auth/kubernetes/input.js";
+import { listPaths } from "./list-paths.js";
 import { gatewayToken, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { DEFAULT_TARGET, deleteTarget, getTarget, listIntents, getIntent, listTargets, putTarget, rolesUsingTarget } from "./store.js";
 import type { Target, TargetCredential } from "./types.js";
@@ -50,11 +51,6 @@ export function targetPaths(opts: TargetPathOptions): PathDef[] {
       return undefined;
     },
   });
-  const list = async (req: LogicalRequest): Promise<LogicalResponse> => {
-    const keys = await listTargets(req.storage);
-    if (keys.length === 0) throw notFound("");
-    return { data: { keys } };
-  };
   return [
     {
       pattern: "config",
@@ -63,7 +59,7 @@ export function targetPaths(opts: TargetPathOptions): PathDef[] {
       ops: ops(() => DEFAULT_TARGET),
       help: "The default target: the cluster and identity roles without a target use.",
     },
-    ...["targets", "targets/"].map((pattern) => ({ pattern, ops: { list }, help: "List the named targets." })),
+    ...listPaths("targets", "List the named targets.", listTargets),
     {
       pattern: "targets/:name",
       fields: TARGET_FIELDS,

@@ -60,14 +60,18 @@ export async function deleteObjects(api: ClusterApi, objects: ObjectRef[], targe
  * what may exist (everything planned, in dynamic mode) before the error is
  * thrown, so nothing half-made is left behind the request.
  */
-export async function issue(
-  api: ClusterApi,
-  spec: IssueSpec,
-  objects: ObjectRef[],
-  rollback: (objects: ObjectRef[]) => Promise<void>,
-  logger: Logger,
-): Promise<Issued> {
-  return spec.role.mode === "fixed" ? issueFixed(api, spec, objects, rollback, logger) : issueDynamic(api, spec, objects, rollback, logger);
+export async function issue(run: IssueRun): Promise<Issued> {
+  return run.spec.role.mode === "fixed" ? issueFixed(run) : issueDynamic(run);
+}
+
+/** One issue in progress: where, what, what was planned, and how to undo it. */
+export interface IssueRun {
+  api: ClusterApi;
+  spec: IssueSpec;
+  /** As planned by planObjects and recorded as intent. */
+  objects: ObjectRef[];
+  rollback: (objects: ObjectRef[]) => Promise<void>;
+  logger: Logger;
 }
 
 const call = (spec: IssueSpec, ref: ObjectRef, extra: Partial<KubeCall> = {}): KubeCall => ({
@@ -88,13 +92,7 @@ async function create<T extends KubeObject>(api: ClusterApi, spec: IssueSpec, re
  * passed). Where the target may not create Secrets, the token is issued
  * unbound and the response says it lives until it expires.
  */
-async function issueFixed(
-  api: ClusterApi,
-  spec: IssueSpec,
-  objects: ObjectRef[],
-  rollback: (objects: ObjectRef[]) => Promise<void>,
-  logger: Logger,
-): Promise<Issued> {
+async function issueFixed({ api, spec, objects, rollback, logger }: IssueRun): Promise<Issued> {
   const [secretRef] = objects;
   const warnings: string[] = [];
   let bound: { name: string; uid: string } | undefined;
@@ -136,13 +134,7 @@ async function issueFixed(
  * after another). A target with `bind` but without every permission of a
  * generated role is refused the early binding; it is retried once the role exists.
  */
-async function issueDynamic(
-  api: ClusterApi,
-  spec: IssueSpec,
-  objects: ObjectRef[],
-  rollback: (objects: ObjectRef[]) => Promise<void>,
-  logger: Logger,
-): Promise<Issued> {
+async function issueDynamic({ api, spec, objects, rollback, logger }: IssueRun): Promise<Issued> {
   const saRef = objects[0];
   const bindingRef = objects[objects.length - 1];
   const roleRef = objects.length === 3 ? objects[1] : undefined;
