@@ -1,60 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { LatchkeyError } from "../../core/errors.js";
-import { coerceFields } from "../../core/fields.js";
-import type { TokenAuthResult } from "../../core/tokens/types.js";
-import { must, START_SECONDS, tokenHarness } from "../../core/tokens/test-harness.js";
-import type { LeaseEntry, LogicalResponse, Operation, TokenEntry } from "../../core/types.js";
+import { must, START_SECONDS } from "../../core/tokens/test-harness.js";
+import type { LeaseEntry } from "../../core/types.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import { createView } from "../../storage/view.js";
-import { createTokenBackend } from "./backend.js";
+import { failure, tokenBackendHarness as setup } from "./test-harness.js";
 
 const HOUR = 3600;
-type Response = (LogicalResponse & { authResult?: TokenAuthResult }) | undefined;
-
-/** A token backend over a real store; `call` does what the core does: find the route, coerce fields, invoke. */
-async function setup(existing: string[] = ["web", "db"]) {
-  const h = tokenHarness();
-  const backend = createTokenBackend({ tokens: h.tokens, policyExists: async (name) => existing.includes(name) });
-  const root = await h.root();
-  const storage = createView(createMemoryStore());
-  const call = async (
-    pattern: string,
-    operation: Operation,
-    data: Record<string, unknown> = {},
-    caller: { token: string; entry: TokenEntry } = root,
-  ): Promise<Response> => {
-    const def = backend.paths.find((p) => p.pattern === pattern);
-    const handler = def?.ops[operation];
-    if (!def || !handler) throw new Error(`no ${operation} on ${pattern}`);
-    return handler({
-      operation,
-      path: pattern,
-      params: {},
-      data: coerceFields(def.fields, data),
-      auth: caller.entry,
-      clientToken: def.needsClientToken ? caller.token : undefined,
-      mountPath: "auth/token/",
-      connection: { remoteAddress: "127.0.0.1" },
-      storage,
-      requestId: "req-1",
-    });
-  };
-  const create = async (data: Record<string, unknown>, caller = root) => {
-    const auth = must((await call("create", "update", data, caller))?.authResult, "auth block");
-    const entry = must(await h.tokens.lookupByAccessor(auth.accessor), "token entry");
-    return { token: auth.client_token, auth, entry };
-  };
-  return { h, backend, root, call, create };
-}
-
-async function failure(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof LatchkeyError)) throw new Error(`expected a LatchkeyError, got ${String(err)}`);
-  return { status: err.status, message: err.message };
-}
 
 describe("auth/token/ path table", () => {
   it("declares sudo and client-token paths as Vault does", async () => {
@@ -64,7 +15,11 @@ describe("auth/token/ path table", () => {
     );
     expect(flags).toEqual({
       create: { sudo: false, self: false },
-      "create-orphan": { sudo: true, self: false },
+      "create-orphan": { sudo: false, self: false },
+      "create/:role_name": { sudo: false, self: false },
+      roles: { sudo: false, self: false },
+      "roles/": { sudo: false, self: false },
+      "roles/:role_name": { sudo: false, self: false },
       lookup: { sudo: false, self: false },
       "lookup-self": { sudo: false, self: true },
       "lookup-accessor": { sudo: false, self: false },
@@ -147,27 +102,31 @@ describe("create", () => {
     });
   });
 
-  it("honours no_parent for root callers only; create-orphan always makes orphans", async () => {
+  it("honours no_parent for root and sudo callers and refuses it to others; create-orphan always makes orphans", async () => {
     const { create, call } = await setup();
     expect((await create({ policies: ["web"], no_parent: true })).auth.orphan).toBe(true);
     const parent = await create({ policies: ["web"] });
-    const ignored = await create({ no_parent: true }, parent);
-    expect(ignored.auth.orphan).toBe(false);
-    expect(ignored.entry.parentKey).toBe(parent.entry.key);
-    const orphan = await call("create-orphan", "update", {}, parent);
-    expect(orphan?.authResult?.orphan).toBe(true);
+    const refused = { status: 400, message: "root or sudo privileges required to create orphan token" };
+    expect(await failure(call("create", "update", { no_parent: true }, parent))).toEqual(refused);
+    const bySudo = await create({ no_parent: true }, { ...parent, sudo: true });
+    expect(bySudo.auth.orphan).toBe(true);
+    expect(bySudo.entry.parentKey).toBeUndefined();
+    expect((await create({}, parent, "create-orphan")).auth.orphan).toBe(true);
+    // Vault asks for sudo for no_parent even on create-orphan, where it changes nothing.
+    expect(await failure(call("create-orphan", "update", { no_parent: true }, parent))).toEqual(refused);
   });
 
-  it("allows periodic tokens for root and on create-orphan only", async () => {
+  it("allows periodic tokens for root and sudo callers only, create-orphan included", async () => {
     const { call, create } = await setup();
     const periodic = await create({ policies: ["web"], period: "1h" });
     expect(periodic.entry).toMatchObject({ period: HOUR, ttl: HOUR });
     const parent = await create({ policies: ["web"] });
-    expect(await failure(call("create", "update", { period: "1h" }, parent))).toEqual({
-      status: 400,
-      message: "root or sudo privileges required to create periodic token",
-    });
-    expect((await call("create-orphan", "update", { period: "1h" }, parent))?.authResult?.lease_duration).toBe(HOUR);
+    const refused = { status: 400, message: "root or sudo privileges required to create periodic token" };
+    expect(await failure(call("create", "update", { period: "1h" }, parent))).toEqual(refused);
+    expect(await failure(call("create-orphan", "update", { period: "1h" }, parent))).toEqual(refused);
+    const sudo = { ...parent, sudo: true };
+    expect((await call("create-orphan", "update", { period: "1h" }, sudo))?.authResult?.lease_duration).toBe(HOUR);
+    expect((await create({ period: "1h" }, sudo)).entry).toMatchObject({ period: HOUR, parentKey: parent.entry.key });
   });
 
   it("creates batch tokens", async () => {

@@ -1,33 +1,18 @@
 import { badRequest, permissionDenied } from "../../core/errors.js";
 import { parseDuration } from "../../core/tokens/duration.js";
 import { BATCH_PREFIX } from "../../core/tokens/crypto.js";
-import { nonNegativeInt, remainingTtl, toAuthResult } from "../../core/tokens/store.js";
-import type { TokenAuthResult, TokenStore } from "../../core/tokens/types.js";
-import type { Backend, FieldSchema, LogicalRequest, LogicalResponse, PathDef, TokenEntry, TokenType } from "../../core/types.js";
+import { remainingTtl, toAuthResult } from "../../core/tokens/store.js";
+import type { StoredTokenEntry } from "../../core/tokens/types.js";
+import type { Backend, FieldSchema, PathDef, TokenEntry } from "../../core/types.js";
+import type { StorageView } from "../../storage/types.js";
+import { CREATE_FIELDS, tokenCreator, type TokenCreatorDeps, type TokenResponse } from "./create.js";
+import { callerOf, requiredString } from "./input.js";
+import { getRole, roleName, rolePaths } from "./roles.js";
 
-export interface TokenBackendDeps {
-  tokens: TokenStore;
-  /** For Vault's `Policy "x" does not exist` warnings on create; no warnings without it. */
-  policyExists?: (name: string) => Promise<boolean>;
-}
+export type TokenBackendDeps = TokenCreatorDeps;
 
 const batchNotRevocable = () => badRequest("batch tokens cannot be revoked");
 
-type TokenResponse = LogicalResponse & { authResult?: TokenAuthResult };
-
-const CREATE_FIELDS: Record<string, FieldSchema> = {
-  policies: { type: "string_list", description: "Policies of the token; default: the caller's" },
-  meta: { type: "map", description: "String metadata, passed to audit and policy templates" },
-  no_parent: { type: "bool", description: "Create an orphan (root callers; create-orphan always)" },
-  no_default_policy: { type: "bool", description: "Leave out the default policy" },
-  renewable: { type: "bool", description: "Whether the token can be renewed (default true)" },
-  ttl: { type: "duration", description: "TTL, e.g. 1h; default 768h, none for root tokens" },
-  explicit_max_ttl: { type: "duration", description: "Hard limit on the token's life" },
-  period: { type: "duration", description: "Renew to this TTL forever (root or sudo)" },
-  num_uses: { type: "int", description: "Number of uses; 0 = unlimited" },
-  type: { type: "string", description: "service (default) or batch" },
-  display_name: { type: "string", description: "Shown in audit logs as token-<name>" },
-};
 const TOKEN_FIELD: Record<string, FieldSchema> = { token: { type: "string", required: true, description: "The token" } };
 const ACCESSOR_FIELD: Record<string, FieldSchema> = {
   accessor: { type: "string", required: true, description: "Accessor of the token" },
@@ -41,45 +26,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
   const { tokens } = deps;
   const badToken = () => permissionDenied("bad token");
 
-  async function create(req: LogicalRequest, orphanPath: boolean): Promise<TokenResponse> {
-    const parent = callerOf(req);
-    const d = req.data;
-    const parentIsRoot = parent.policies.includes("root");
-    const period = parseDuration(d.period, "period");
-    // Vault: periodic tokens need root or sudo; create-orphan is a sudo path.
-    if (period > 0 && !parentIsRoot && !orphanPath) {
-      throw badRequest("root or sudo privileges required to create periodic token");
-    }
-    const requested = stringList(d.policies, "policies");
-    const { token, entry } = await tokens.create({
-      policies: requested.length > 0 ? requested : parent.policies,
-      metadata: stringMap(d.meta, "meta"),
-      ttl: parseDuration(d.ttl, "ttl"),
-      explicitMaxTtl: parseDuration(d.explicit_max_ttl, "explicit_max_ttl"),
-      period,
-      numUses: nonNegativeInt(d.num_uses, "num_uses"),
-      renewable: d.renewable !== false,
-      type: tokenType(d.type),
-      parent,
-      // Vault honours no_parent only for root (or sudo) callers.
-      noParent: orphanPath || (d.no_parent === true && parentIsRoot),
-      noDefaultPolicy: d.no_default_policy === true,
-      displayName: displayName(d.display_name),
-      path: `${req.mountPath}${req.path}`,
-    });
-    const warnings = await missingPolicyWarnings(entry.policies);
-    return { authResult: toAuthResult(token, entry, tokens.nowSeconds()), ...(warnings.length > 0 && { warnings }) };
-  }
-
-  async function missingPolicyWarnings(policies: string[]): Promise<string[]> {
-    const exists = deps.policyExists;
-    if (!exists) return [];
-    const warnings: string[] = [];
-    for (const name of policies) {
-      if (name !== "root" && name !== "default" && !(await exists(name))) warnings.push(`Policy "${name}" does not exist`);
-    }
-    return warnings;
-  }
+  const create = tokenCreator(deps);
 
   async function lookupToken(token: string): Promise<TokenEntry> {
     const entry = await tokens.lookup(token);
@@ -97,7 +44,16 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
     data: lookupData(entry, id, tokens.nowSeconds()),
   });
 
-  async function renew(entry: TokenEntry, clientToken: string, increment: unknown): Promise<TokenResponse> {
+  async function renew(
+    entry: StoredTokenEntry,
+    clientToken: string,
+    increment: unknown,
+    storage: StorageView,
+  ): Promise<TokenResponse> {
+    // Vault: a token created through a role renews only while that role exists.
+    if (entry.role !== undefined && !(await getRole(storage, entry.role))) {
+      throw badRequest(`original token role ${JSON.stringify(entry.role)} could not be found, not renewing`);
+    }
     const renewed = await tokens.renew(entry, parseDuration(increment, "increment"));
     return { authResult: toAuthResult(clientToken, renewed, tokens.nowSeconds()) };
   }
@@ -111,16 +67,30 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
     {
       pattern: "create",
       fields: CREATE_FIELDS,
-      ops: { update: (req) => create(req, false) },
+      ops: { update: (req) => create(req, { orphan: false }) },
       help: "Create a child token of the calling token.",
     },
     {
+      // Vault: not a sudo path; whoever may write it creates orphans, still within the policy rules.
       pattern: "create-orphan",
       fields: CREATE_FIELDS,
-      sudo: true,
-      ops: { update: (req) => create(req, true) },
+      ops: { update: (req) => create(req, { orphan: true }) },
       help: "Create a token without a parent.",
     },
+    {
+      pattern: "create/:role_name",
+      fields: CREATE_FIELDS,
+      ops: {
+        update: async (req) => {
+          const name = roleName(req.params.role_name);
+          const role = await getRole(req.storage, name);
+          if (!role) throw badRequest(`unknown role ${name}`, "LK_ERR_ROLE_NOT_FOUND");
+          return create(req, { orphan: false, role });
+        },
+      },
+      help: "Create a token under a token role's rules.",
+    },
+    ...rolePaths(),
     {
       pattern: "lookup",
       fields: TOKEN_FIELD,
@@ -153,7 +123,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
       ops: {
         update: async (req) => {
           const token = requiredString(req.data.token, "token");
-          return renew(await lookupToken(token), token, req.data.increment);
+          return renew(await lookupToken(token), token, req.data.increment, req.storage);
         },
       },
     },
@@ -161,14 +131,14 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
       pattern: "renew-self",
       fields: INCREMENT_FIELD,
       needsClientToken: true,
-      ops: { update: async (req) => renew(callerOf(req), req.clientToken ?? "", req.data.increment) },
+      ops: { update: async (req) => renew(callerOf(req), req.clientToken ?? "", req.data.increment, req.storage) },
     },
     {
       pattern: "renew-accessor",
       fields: { ...ACCESSOR_FIELD, ...INCREMENT_FIELD },
       ops: {
         update: async (req) =>
-          renew(await lookupAccessor(requiredString(req.data.accessor, "accessor")), "", req.data.increment),
+          renew(await lookupAccessor(requiredString(req.data.accessor, "accessor")), "", req.data.increment, req.storage),
       },
     },
     {
@@ -233,7 +203,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
 }
 
 /** Vault's token lookup `data`. `id` is the token itself where the caller already holds it, else "". */
-export function lookupData(entry: TokenEntry, id: string, nowSeconds: number): Record<string, unknown> {
+export function lookupData(entry: StoredTokenEntry, id: string, nowSeconds: number): Record<string, unknown> {
   return {
     accessor: entry.accessor,
     creation_time: entry.creationTime,
@@ -252,49 +222,10 @@ export function lookupData(entry: TokenEntry, id: string, nowSeconds: number): R
     renewable: entry.renewable,
     ttl: remainingTtl(entry, nowSeconds),
     type: entry.type,
+    ...(entry.role !== undefined && { role: entry.role }),
     ...(entry.period > 0 && { period: entry.period }),
     ...(entry.boundCidrs?.length && { bound_cidrs: [...entry.boundCidrs] }),
   };
 }
 
 const rfc3339 = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
-
-function callerOf(req: LogicalRequest): TokenEntry {
-  if (!req.auth) throw permissionDenied();
-  return req.auth;
-}
-
-function requiredString(value: unknown, field: string): string {
-  if (typeof value !== "string" || value === "") throw badRequest(`missing required field "${field}"`);
-  return value;
-}
-
-function stringList(value: unknown, field: string): string[] {
-  if (value === undefined || value === null || value === "") return [];
-  if (typeof value === "string") return value.split(",").map((s) => s.trim());
-  if (Array.isArray(value) && value.every((v): v is string => typeof v === "string")) return value;
-  throw badRequest(`field "${field}" must be a list of strings`);
-}
-
-function stringMap(value: unknown, field: string): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw badRequest(`field "${field}" must map strings to strings`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== "string") throw badRequest(`field "${field}" must map strings to strings`);
-    out[k] = v;
-  }
-  return out;
-}
-
-function tokenType(value: unknown): TokenType {
-  if (value === undefined || value === null || value === "" || value === "service") return "service";
-  if (value === "batch") return "batch";
-  throw badRequest(`field "type" must be "service" or "batch"`);
-}
-
-/** Vault: `token-<name>` with anything but letters, digits and `-` turned into `-`. */
-function displayName(value: unknown): string {
-  if (typeof value !== "string" || value === "") return "token";
-  return `token-${value}`.replace(/[^a-zA-Z0-9-]/g, "-").replace(/-+$/, "");
-}

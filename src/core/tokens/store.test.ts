@@ -401,6 +401,53 @@ describe("policies", () => {
   });
 });
 
+describe("policy rules of the creating path", () => {
+  it("sudo: any policies, default added even when the parent lacks it, never root", async () => {
+    const h = tokenHarness();
+    const { entry: root } = await h.root();
+    const { entry: web } = await h.tokens.create({
+      policies: ["web"],
+      noDefaultPolicy: true,
+      parent: root,
+      path: "auth/token/create",
+    });
+    const wide = await h.tokens.create({ policies: ["Admin"], policyRule: "sudo", parent: web, path: "auth/token/create" });
+    expect(wide.entry).toMatchObject({ policies: ["admin", "default"], parentKey: web.key });
+    await expectError(
+      h.tokens.create({ policies: ["root"], policyRule: "sudo", parent: web, path: "auth/token/create" }),
+      400,
+      "root tokens may not be created without parent token being root",
+    );
+  });
+
+  it("exact: the policies as given, no default added, default stripped on request, never root", async () => {
+    const h = tokenHarness();
+    const { entry: root } = await h.root();
+    const { entry: web } = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create" });
+    const base = { policyRule: "exact" as const, parent: web, path: "auth/token/create/ci" };
+    expect((await h.tokens.create({ ...base, policies: ["db"] })).entry.policies).toEqual(["db"]);
+    expect((await h.tokens.create({ ...base, policies: ["db", "default"], noDefaultPolicy: true })).entry.policies).toEqual([
+      "db",
+    ]);
+    await expectError(
+      h.tokens.create({ ...base, policies: ["root"] }),
+      400,
+      "root tokens may not be created without parent token being root",
+    );
+    await expectError(h.tokens.create({ ...base, policies: [] }), 400, "token must have at least one policy");
+    expect((await h.tokens.create({ ...base, policies: ["root"], parent: root })).entry.policies).toEqual(["root"]);
+  });
+
+  it("keeps the token role on the stored entry, and none without one", async () => {
+    const h = tokenHarness();
+    const { entry: root } = await h.root();
+    const { token } = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create/ci", role: "ci" });
+    expect(await h.tokens.lookup(token)).toMatchObject({ role: "ci", path: "auth/token/create/ci" });
+    const plain = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create" });
+    expect(await h.tokens.lookup(plain.token)).not.toHaveProperty("role");
+  });
+});
+
 describe("batch tokens", () => {
   async function batch(ttl = HOUR) {
     const h = tokenHarness();

@@ -2,7 +2,8 @@ import type { StorageView } from "../../storage/types.js";
 import { badRequest, permissionDenied } from "../errors.js";
 import type { LeaseManager, TokenEntry } from "../types.js";
 import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey } from "./crypto.js";
-import type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
+import { policyNames } from "./policies.js";
+import type { CreateTokenParams, StoredTokenEntry, TokenAuthResult, TokenStore } from "./types.js";
 
 export type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
 
@@ -100,7 +101,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     const now = nowSeconds();
     const parentKey = parent && !params.noParent ? parent.key : undefined;
-    const entry: TokenEntry = {
+    const entry: StoredTokenEntry = {
       key: "",
       accessor: "",
       type,
@@ -118,6 +119,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       orphan: parentKey === undefined,
       ...(parentKey !== undefined && { parentKey }),
       ...(params.boundCidrs?.length && { boundCidrs: [...params.boundCidrs] }),
+      ...(params.role !== undefined && { role: params.role }),
     };
     const mountUuid = deps.mountUuid?.(params.path);
     if (mountUuid !== undefined) entry.mountUuid = mountUuid;
@@ -167,20 +169,22 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     return { token, entry };
   }
 
-  /** Policies sorted and deduplicated; the subset rule against the parent; `default` added as Vault does. */
+  /** Policies sorted and deduplicated; the creating rule (`policyRule`) against the parent; `default` added as Vault does. */
   function policySet(params: CreateTokenParams, parent: TokenEntry | undefined): string[] {
-    const requested = [...new Set(params.policies.map((p) => p.trim().toLowerCase()))].filter(
-      (p) => p !== "" && !(params.noDefaultPolicy && p === "default"),
-    );
+    const rule = params.policyRule ?? "subset";
+    const requested = policyNames(params.policies).filter((p) => !(params.noDefaultPolicy && p === "default"));
     const parentIsRoot = parent?.policies.includes("root") ?? false;
-    if (parent && !parentIsRoot && requested.some((p) => !parent.policies.includes(p))) {
-      throw badRequest("child policies must be subset of parent");
+    if (parent && !parentIsRoot) {
+      if (rule === "subset" && requested.some((p) => !parent.policies.includes(p))) {
+        throw badRequest("child policies must be subset of parent");
+      }
+      // Vault: sudo on the creating path must not be a way to become root.
+      if (requested.includes("root")) throw badRequest("root tokens may not be created without parent token being root");
     }
-    // A child gets `default` only if its parent could have given it.
-    const mayAddDefault = !parent || parentIsRoot || parent.policies.includes("default");
-    if (!params.noDefaultPolicy && !requested.includes("root") && mayAddDefault && !requested.includes("default")) {
-      requested.push("default");
-    }
+    // A child gets `default` only if its parent could have given it, or the caller holds sudo.
+    const mayAddDefault = rule === "sudo" || !parent || parentIsRoot || parent.policies.includes("default");
+    const addDefault = rule !== "exact" && !params.noDefaultPolicy && mayAddDefault;
+    if (addDefault && !requested.includes("root") && !requested.includes("default")) requested.push("default");
     if (requested.length === 0) throw badRequest("token must have at least one policy");
     return requested.sort();
   }

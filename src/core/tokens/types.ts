@@ -12,8 +12,16 @@ export interface CreateTokenParams {
   numUses?: number;
   renewable?: boolean;
   type?: TokenType;
-  /** The token making the request: policy subset rule, and the parent link unless `noParent`. */
+  /** The token making the request: the policy rule, and the parent link unless `noParent`. */
   parent?: TokenEntry;
+  /**
+   * What bounds `policies` when there is a parent (Vault's auth/token/create rules):
+   * `subset` (default): the parent's policies, with `default` only if the parent has it;
+   * `sudo`: nothing, the caller holds sudo on the creating path, `default` added;
+   * `exact`: a token role has already checked them, so they are taken as they are.
+   * Whatever the rule, only a root parent can create a root token.
+   */
+  policyRule?: "subset" | "sudo" | "exact";
   noParent?: boolean;
   displayName?: string;
   /** Request path that creates it, e.g. `auth/token/create`, `auth/kubernetes/login`. */
@@ -22,7 +30,15 @@ export interface CreateTokenParams {
   boundCidrs?: string[];
   /** A chosen token value: only for the dev root token. */
   id?: string;
+  /** The token role it is created through (`auth/token/create/<role>`). */
+  role?: string;
 }
+
+/**
+ * A token entry as the store writes it. `role` is Vault's: the token role the
+ * token was created through, shown by lookup and checked on renewal.
+ */
+export type StoredTokenEntry = TokenEntry & { role?: string };
 
 /** Vault's `auth` block of a response that hands out a token (create, login, renew). */
 export interface TokenAuthResult {
