@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CERT, engineCore, fakeCluster, HOST, type FakeCluster } from "./test-harness.js";
+import { CERT, engineCore, fakeCluster, HOST, REFERENCE_YAML, type FakeCluster } from "./test-harness.js";
 
 const RBAC = "/apis/rbac.authorization.k8s.io/v1";
 
@@ -122,6 +122,25 @@ describe("creds: dynamic mode", () => {
     await lk.revoke(wide.body.lease_id);
     expect(lk.cluster.paths()).toEqual([]);
     expect(await lk.noIntentLeft()).toBe(true);
+  });
+
+  it("makes the Role and RoleBinding of a role_binding_yaml under the lease's name, for the lease's account", async () => {
+    const lk = await setup();
+    await lk.role("yaml", { role_binding_yaml: REFERENCE_YAML, allowed_kubernetes_namespaces: ["team-a"] });
+    const res = await lk.creds("yaml");
+    const sa = res.body.data.service_account_name as string;
+    expect(lk.cluster.objects.get(`${RBAC}/namespaces/team-a/roles/${sa}`)?.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
+    expect(lk.cluster.objects.get(`${RBAC}/namespaces/team-a/rolebindings/${sa}`)?.subjects).toEqual([{ kind: "ServiceAccount", name: sa, namespace: "team-a" }]);
+    await lk.role("wide", {
+      role_binding_yaml: `kind: ClusterRoleBinding\nroleRef: {kind: ClusterRole, name: view}\n`,
+      allowed_kubernetes_namespaces: ["team-a"],
+    });
+    const wide = await lk.creds("wide");
+    expect(lk.cluster.objects.get(`${RBAC}/clusterrolebindings/${wide.body.data.service_account_name}`)?.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "view",
+    });
   });
 
   it("creates the account, the role and the binding at once, before the token", async () => {

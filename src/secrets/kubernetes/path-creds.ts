@@ -55,7 +55,7 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   const role = await getRole(req.storage, name);
   if (!role) throw badRequest(`role ${quoted(name)} does not exist`, "LK_ERR_ROLE_NOT_FOUND");
   const namespace = namespaceFor(role, name, req.data.kubernetes_namespace);
-  const clusterRoleBinding = req.data.cluster_role_binding === true;
+  const clusterRoleBinding = req.data.cluster_role_binding === true || role.clusterRoleBinding;
   if (clusterRoleBinding && role.mode === "fixed") throw badRequest(`"cluster_role_binding" applies only to dynamic roles`);
   if (clusterRoleBinding && role.kubernetesRoleType !== "ClusterRole") {
     throw badRequest(`"cluster_role_binding" needs a role whose "kubernetes_role_type" is ClusterRole`);

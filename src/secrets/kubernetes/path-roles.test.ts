@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { engineCore, fakeCluster, HOST } from "./test-harness.js";
+import { engineCore, fakeCluster, HOST, REFERENCE_YAML } from "./test-harness.js";
 
 const setup = () => engineCore(fakeCluster());
+
 const NS = { allowed_kubernetes_namespaces: ["team-a"] };
 
 describe("roles", () => {
@@ -22,6 +23,7 @@ describe("roles", () => {
       kubernetes_role_name: "",
       kubernetes_role_type: "Role",
       generated_role_rules: "",
+      role_binding_yaml: "",
       allowed_kubernetes_namespaces: ["team-a", "team-b"],
       target: "",
       token_default_ttl: 3600,
@@ -52,9 +54,9 @@ describe("roles", () => {
 
   const RULE = [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }];
   it.each([
-    [{ ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
-    [{ service_account_name: "a", kubernetes_role_name: "b", ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
-    [{ kubernetes_role_name: "b", generated_role_rules: RULE, ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`],
+    [{ ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
+    [{ service_account_name: "a", kubernetes_role_name: "b", ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
+    [{ kubernetes_role_name: "b", generated_role_rules: RULE, ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
     [{ service_account_name: "a", kubernetes_role_type: "Role", ...NS }, `"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`],
     [{ kubernetes_role_name: "b", kubernetes_role_type: "Group", ...NS }, `field "kubernetes_role_type" must be "Role" or "ClusterRole"`],
     [{ service_account_name: "Not_A_Name", ...NS }, `field "service_account_name" must be a service account name (a DNS-1123 subdomain)`],
@@ -72,7 +74,7 @@ describe("roles", () => {
     [{ service_account_name: "a", name_template: "X_{{random}}", ...NS }, `field "name_template" must make lower-case DNS-1123 names (a-z, 0-9 and "-")`],
     [{ service_account_name: "a", name_template: `${"x".repeat(50)}-{{role}}-{{random}}`, ...NS }, `field "name_template" makes names longer than 63 characters`],
     [{ generated_role_rules: "rules: [", ...NS }, `invalid "generated_role_rules": not valid JSON or YAML`],
-    [{ generated_role_rules: [], ...NS }, `invalid "generated_role_rules": must contain at least one rule`],
+    [{ generated_role_rules: [], ...NS }, `invalid "generated_role_rules": rules must contain at least one rule`],
     [{ generated_role_rules: [{ apiGroups: [""], resources: ["pods"] }], ...NS }, `invalid "generated_role_rules": rules[0].verbs must contain at least one value`],
     [{ generated_role_rules: [{ resources: ["pods"], verbs: ["get"] }], ...NS }, `invalid "generated_role_rules": rules[0].apiGroups must contain at least one value ("" is the core group)`],
     [{ generated_role_rules: [{ apiGroups: [""], verbs: ["get"] }], ...NS }, `invalid "generated_role_rules": rules[0].resources must contain at least one value`],
@@ -86,6 +88,37 @@ describe("roles", () => {
     const res = await request("POST", "kube/roles/r", body);
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ errors: [message] });
+  });
+
+  it("reads a role_binding_yaml document as a generated or predefined role, and writes back what it reads", async () => {
+    const { request } = await setup();
+    const res = await request("POST", "kube/roles/yaml", { role_binding_yaml: REFERENCE_YAML, ...NS });
+    expect(res.status, JSON.stringify(res.body)).toBe(204);
+    const read = (await request("GET", "kube/roles/yaml")).body.data;
+    expect(read).toMatchObject({ role_binding_yaml: REFERENCE_YAML.trim(), kubernetes_role_type: "Role", kubernetes_role_name: "", generated_role_rules: "" });
+    expect((await request("POST", "kube/roles/yaml", read)).status).toBe(204);
+    const bindingOnly = `kind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1\nroleRef: {kind: ClusterRole, name: view}\nsubjects: [{kind: ServiceAccount, name: ignored, namespace: ignored}]\n`;
+    expect((await request("POST", "kube/roles/view", { role_binding_yaml: bindingOnly, ...NS })).status).toBe(204);
+  });
+
+  it.each([
+    [`kind: Role\nmetadata: {name: r}\nrules: []\n`, `invalid "role_binding_yaml": must contain exactly one RoleBinding or ClusterRoleBinding`],
+    [`kind: Pod\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: r}\n`, `invalid "role_binding_yaml": kind "Pod" is not a Role, ClusterRole, RoleBinding or ClusterRoleBinding`],
+    [`kind: RoleBinding\nroleRef: {kind: Group, name: r}\n`, `invalid "role_binding_yaml": RoleBinding.roleRef must name a Role or ClusterRole (kind and name)`],
+    [`kind: ClusterRoleBinding\nroleRef: {kind: Role, name: r}\n`, `invalid "role_binding_yaml": a ClusterRoleBinding can only refer to a ClusterRole`],
+    [`kind: Role\nmetadata: {name: a}\nrules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: b}\n`, `invalid "role_binding_yaml": RoleBinding.roleRef (Role "b") does not refer to the Role in the document`],
+    [`kind: Role\nmetadata: {name: a}\nrules: [{apiGroups: [""], resources: [pods]}]\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: a}\n`, `invalid "role_binding_yaml": Role.rules[0].verbs must contain at least one value`],
+    [`kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1beta1\nroleRef: {kind: Role, name: a}\n`, `invalid "role_binding_yaml": RoleBinding must have apiVersion rbac.authorization.k8s.io/v1`],
+    [`kind: [`, `invalid "role_binding_yaml": not valid JSON or YAML`],
+  ])("refuses the role_binding_yaml %j", async (yaml, message) => {
+    const { request } = await setup();
+    expect((await request("POST", "kube/roles/r", { role_binding_yaml: yaml, ...NS })).body).toEqual({ errors: [message] });
+  });
+
+  it("refuses a kubernetes_role_type that contradicts role_binding_yaml", async () => {
+    const { request } = await setup();
+    const res = await request("POST", "kube/roles/r", { role_binding_yaml: REFERENCE_YAML, kubernetes_role_type: "ClusterRole", ...NS });
+    expect(res.body).toEqual({ errors: [`"kubernetes_role_type" ClusterRole contradicts the Role of "role_binding_yaml"`] });
   });
 
   it("accepts non-resource URLs in a generated ClusterRole, and a role naming an existing target", async () => {

@@ -4,7 +4,8 @@ import { checkStarAlone } from "../../auth/kubernetes/glob.js";
 import { isValidName, quoted, stringList } from "../../auth/kubernetes/input.js";
 import { listPaths } from "./list-paths.js";
 import { checkNameTemplate, metadataMap } from "./objects.js";
-import { parseRules, rulesText } from "./rules.js";
+import { parseRoleBinding } from "./role-binding.js";
+import { parseRules, rulesText as documentText } from "./rules.js";
 import { deleteRole, getRole, getTarget, listRoles, putRole } from "./store.js";
 import type { EngineRole, KubeRoleKind, RoleMode } from "./types.js";
 
@@ -13,6 +14,10 @@ export const ROLE_FIELDS: Record<string, FieldSchema> = {
   kubernetes_role_name: { type: "string", description: "Dynamic mode: the existing Role or ClusterRole to bind a temporary service account to" },
   kubernetes_role_type: { type: "string", description: "Role (default) or ClusterRole: the kind of the predefined or generated role" },
   generated_role_rules: { type: "any", description: "Dynamic mode: PolicyRules (JSON or YAML, a list or {rules: [...]}) of a role made per lease" },
+  role_binding_yaml: {
+    type: "any",
+    description: "Dynamic mode: a Role or ClusterRole and a RoleBinding or ClusterRoleBinding (YAML documents); subjects are ignored",
+  },
   allowed_kubernetes_namespaces: { type: "string_list", description: "Namespaces credentials may be issued in; \"*\" for any" },
   target: { type: "string", description: "The target to connect through; default the mount's config" },
   token_default_ttl: { type: "duration", description: "Lease TTL when the request names none; default the mount's" },
@@ -69,27 +74,35 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 /** Checks a whole role, refusing at write time what could only fail at first use; messages name the field. */
 export function roleFromInput(d: Record<string, unknown>): EngineRole {
   const str = (key: string) => (typeof d[key] === "string" ? d[key].trim() : "");
-  const modes: [RoleMode, string][] = [
+  const modes: [RoleMode | "yaml", string][] = [
     ["fixed", "service_account_name"],
     ["predefined", "kubernetes_role_name"],
     ["generated", "generated_role_rules"],
+    ["yaml", "role_binding_yaml"],
   ];
   const given = modes.filter(([, field]) => present(d, field));
   if (given.length !== 1) {
-    throw badRequest(`give exactly one of "service_account_name", "kubernetes_role_name" or "generated_role_rules"`);
+    throw badRequest(`give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`);
   }
-  const mode = given[0][0];
+  const yaml = given[0][0] === "yaml" ? documentText(d.role_binding_yaml, "role_binding_yaml") : "";
+  const definition = yaml !== "" ? parseRoleBinding(yaml) : undefined;
+  const mode = definition?.mode ?? (given[0][0] as RoleMode);
   if (mode === "fixed" && present(d, "kubernetes_role_type")) {
     throw badRequest(`"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`);
   }
   const kind = roleKindOf(d.kubernetes_role_type);
+  if (definition && present(d, "kubernetes_role_type") && kind !== definition.kind) {
+    throw badRequest(`"kubernetes_role_type" ${kind} contradicts the ${definition.kind} of "role_binding_yaml"`);
+  }
   const role: EngineRole = {
     mode,
     serviceAccountName: str("service_account_name"),
-    kubernetesRoleName: str("kubernetes_role_name"),
-    kubernetesRoleType: kind,
-    generatedRoleRules: mode === "generated" ? rulesText(d.generated_role_rules) : "",
-    rules: [],
+    kubernetesRoleName: definition?.mode === "predefined" ? definition.roleName : str("kubernetes_role_name"),
+    kubernetesRoleType: definition?.kind ?? kind,
+    generatedRoleRules: given[0][0] === "generated" ? documentText(d.generated_role_rules) : "",
+    rules: definition?.mode === "generated" ? definition.rules : [],
+    roleBindingYaml: yaml,
+    clusterRoleBinding: definition?.clusterRoleBinding ?? false,
     allowedKubernetesNamespaces: stringList(d.allowed_kubernetes_namespaces, "allowed_kubernetes_namespaces"),
     target: str("target"),
     tokenDefaultTtl: typeof d.token_default_ttl === "number" ? d.token_default_ttl : 0,
@@ -99,7 +112,7 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
     extraAnnotations: metadataMap(d.extra_annotations, "extra_annotations"),
     nameTemplate: str("name_template"),
   };
-  if (mode === "generated") role.rules = parseRules(role.generatedRoleRules, kind);
+  if (role.generatedRoleRules !== "") role.rules = parseRules(role.generatedRoleRules, kind);
   if (mode === "fixed" && (role.serviceAccountName.length > 253 || !DNS_SUBDOMAIN.test(role.serviceAccountName))) {
     throw badRequest(`field "service_account_name" must be a service account name (a DNS-1123 subdomain)`);
   }
@@ -130,9 +143,11 @@ function roleKindOf(value: unknown): KubeRoleKind {
 export function renderRole(r: EngineRole): Record<string, unknown> {
   return {
     service_account_name: r.serviceAccountName,
-    kubernetes_role_name: r.kubernetesRoleName,
+    // A role written as role_binding_yaml reads back as that alone, so that it can be written back as read.
+    kubernetes_role_name: r.roleBindingYaml === "" ? r.kubernetesRoleName : "",
     kubernetes_role_type: r.kubernetesRoleType,
     generated_role_rules: r.generatedRoleRules,
+    role_binding_yaml: r.roleBindingYaml,
     allowed_kubernetes_namespaces: r.allowedKubernetesNamespaces,
     target: r.target,
     token_default_ttl: r.tokenDefaultTtl,

@@ -1,4 +1,4 @@
-import { Parser, parse as parseYaml, type CST } from "yaml";
+import { Parser, parse as parseYaml, parseAllDocuments, type CST } from "yaml";
 import { badRequest } from "../../core/errors.js";
 import { DEFAULT_MAX_JSON_DEPTH, depthMessage, exceedsDepth, type ChildrenOf } from "../../core/json-depth.js";
 import type { PolicyRule } from "../../kube/types.js";
@@ -11,11 +11,11 @@ type RuleKey = (typeof RULE_KEYS)[number];
 
 const invalid = (why: string) => badRequest(`invalid "${FIELD}": ${why}`);
 
-/** The rules as they are stored: text as written (a JSON body may carry them as a list or a `{rules}` object). */
-export function rulesText(value: unknown): string {
+/** A document field as stored: text as written (a JSON body may carry it as a list or an object). */
+export function rulesText(value: unknown, field = FIELD): string {
   if (typeof value === "string") return value.trim();
   if (Array.isArray(value) || isRecord(value)) return JSON.stringify(value);
-  throw invalid("must be a JSON or YAML string, a list of rules or an object with rules");
+  throw badRequest(`invalid "${field}": must be a JSON or YAML string, a list or an object`);
 }
 
 /**
@@ -26,25 +26,37 @@ export function rulesText(value: unknown): string {
  * mixed with resources or in a namespaced Role.
  */
 export function parseRules(text: string, kind: KubeRoleKind): PolicyRule[] {
-  const doc = parseDocument(text);
+  const doc = parseDocument(text, FIELD);
   const list = isRecord(doc) && Object.keys(doc).length === 1 && "rules" in doc ? doc.rules : doc;
   if (!Array.isArray(list)) throw invalid("must be a list of rules or an object with a \"rules\" list");
-  if (list.length === 0) throw invalid("must contain at least one rule");
-  return list.map((item, i) => ruleOf(item, `rules[${i}]`, kind));
+  return rulesOf(list, "rules", kind, invalid);
 }
 
-function parseDocument(text: string): unknown {
-  if (text === "") throw invalid("must not be empty");
-  if (tooDeep(text)) throw invalid(depthMessage(DEFAULT_MAX_JSON_DEPTH));
+/** Checks each rule of `list` (found at `at`); `fail` makes the 400 that names the field. */
+export function rulesOf(list: unknown[], at: string, kind: KubeRoleKind, fail: (why: string) => Error): PolicyRule[] {
+  if (list.length === 0) throw fail(`${at} must contain at least one rule`);
+  return list.map((item, i) => ruleOf(item, `${at}[${i}]`, kind, fail));
+}
+
+/** One JSON or YAML document; `all` reads a multi-document YAML stream (`---`) as a list. */
+export function parseDocument(text: string, field: string, all = false): unknown {
+  const fail = (why: string) => badRequest(`invalid "${field}": ${why}`);
+  if (text === "") throw fail("must not be empty");
+  if (tooDeep(text)) throw fail(depthMessage(DEFAULT_MAX_JSON_DEPTH));
+  const options = { maxAliasCount: 10, prettyErrors: false } as const;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
-    return parseYaml(text, { maxAliasCount: 10, prettyErrors: false });
+    if (!all) return parseYaml(text, options);
+    return parseAllDocuments(text, options).map((doc) => {
+      if (doc.errors.length > 0) throw doc.errors[0];
+      return doc.toJS({ maxAliasCount: 10 });
+    });
   } catch {
-    throw invalid("not valid JSON or YAML");
+    throw fail("not valid JSON or YAML");
   }
 }
 
-function ruleOf(item: unknown, at: string, kind: KubeRoleKind): PolicyRule {
+function ruleOf(item: unknown, at: string, kind: KubeRoleKind, invalid: (why: string) => Error): PolicyRule {
   if (!isRecord(item)) throw invalid(`${at} must be an object`);
   const rule: Partial<Record<RuleKey, string[]>> = {};
   for (const [key, value] of Object.entries(item)) {

@@ -168,3 +168,24 @@ export function gatewayJwt(exp: number): string {
   const part = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
   return `${part({ alg: "RS256" })}.${part({ sub: "system:serviceaccount:latchkey:server", exp })}.sig`;
 }
+
+/** Reference 001's `--k8s-rolebinding-yaml-def` example. */
+export const REFERENCE_YAML = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: example-role
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: example-role
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: example-role
+`;
+

@@ -36,6 +36,10 @@ export interface EngineRole {
   /** Generated mode: the rules exactly as written (JSON or YAML), and as parsed at write time. */
   generatedRoleRules: string;
   rules: PolicyRule[];
+  /** A Role/ClusterRole + binding document (reference 001), read into the mode, kind, rules and binding kind above. */
+  roleBindingYaml: string;
+  /** Bind cluster-wide even when the request does not ask for it (a ClusterRoleBinding in `roleBindingYaml`). */
+  clusterRoleBinding: boolean;
   /** Exact names, or `["*"]` for any. */
   allowedKubernetesNamespaces: string[];
   /** "" = the mount's `config`. */
