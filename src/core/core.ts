@@ -15,6 +15,7 @@ import { createRouter, operationFor, type MountedBackend, type RouteMatch } from
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
+import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
 import { createWrapping, parseWrapTtl, type WrapInfo } from "./wrapping.js";
 import type { TokenAuthResult } from "./tokens/types.js";
 import type { StorageView } from "../storage/types.js";
@@ -192,6 +193,12 @@ export function createCore(opts: CoreOptions) {
         return mount ? ttlLimits(mount).maxTtl : SYSTEM_MAX_TTL;
       },
       mountUuid: (path) => router.mountFor(path)?.entry.uuid,
+      // Vault destroys a token's cubbyhole, and any response it wraps, with the token.
+      onRevoke: async (tokenKey) => {
+        const cubbyhole = router.get("cubbyhole/");
+        if (cubbyhole) await clearCubbyhole(mounts.storageFor(cubbyhole.entry), tokenKey);
+        await wrapping.forget(tokenKey);
+      },
     });
     const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
     await mounts.load();

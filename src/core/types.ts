@@ -42,6 +42,8 @@ export interface TokenEntry {
   leaseId?: string;
   /** Uuid of the mount that issued it: refused once that mount is gone or re-created. */
   mountUuid?: string;
+  /** The token role it was created through (`auth/token/create/<role>`); shown by lookup. */
+  role?: string;
 }
 
 export interface LeaseEntry {

@@ -7,7 +7,8 @@ import { createCore, type Core } from "../core/core.js";
 import type { BackendRegistry } from "../core/mounts.js";
 import type { Logger } from "../core/types.js";
 import { kubernetesBackendFactory } from "../auth/kubernetes/index.js";
-import { kvBackendFactory } from "../secrets/kv/index.js";
+import { cubbyholeBackendFactory } from "../secrets/cubbyhole/index.js";
+import { kvBackendFactory, kvV2BackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
@@ -26,6 +27,8 @@ export interface ServerOptions {
 /** Every secrets engine and auth method type latchkey can mount; a new one is one line here. */
 export const BACKENDS: BackendRegistry = {
   kv: kvBackendFactory,
+  "kv-v2": kvV2BackendFactory,
+  cubbyhole: cubbyholeBackendFactory,
   kubernetes: kubernetesBackendFactory,
 };
 

@@ -137,3 +137,13 @@ describe("sys/wrapping/lookup, rewrap and wrap", () => {
     expect((await s.request("POST", "sys/wrapping/unwrap", { token: plain, body: { token } })).json.data).toEqual({ v: "1" });
   });
 });
+
+describe("what a wrapping token leaves behind", () => {
+  it("nothing, once the wrapping token is revoked unused", async () => {
+    const info = (await wrappedRead()).json.wrap_info;
+    const stored = () => s.core.barrier.view("sys/wrapping/").list("response/");
+    expect(await stored()).toHaveLength(1);
+    expect((await s.request("POST", "auth/token/revoke-accessor", { body: { accessor: info.accessor } })).status).toBe(204);
+    expect(await stored()).toEqual([]);
+  });
+});

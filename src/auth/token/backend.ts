@@ -2,7 +2,6 @@ import { badRequest, permissionDenied } from "../../core/errors.js";
 import { parseDuration } from "../../core/tokens/duration.js";
 import { BATCH_PREFIX } from "../../core/tokens/crypto.js";
 import { remainingTtl, toAuthResult } from "../../core/tokens/store.js";
-import type { StoredTokenEntry } from "../../core/tokens/types.js";
 import type { Backend, FieldSchema, PathDef, TokenEntry } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
 import { CREATE_FIELDS, tokenCreator, type TokenCreatorDeps, type TokenResponse } from "./create.js";
@@ -45,7 +44,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
   });
 
   async function renew(
-    entry: StoredTokenEntry,
+    entry: TokenEntry,
     clientToken: string,
     increment: unknown,
     storage: StorageView,
@@ -203,7 +202,7 @@ export function createTokenBackend(deps: TokenBackendDeps): Backend {
 }
 
 /** Vault's token lookup `data`. `id` is the token itself where the caller already holds it, else "". */
-export function lookupData(entry: StoredTokenEntry, id: string, nowSeconds: number): Record<string, unknown> {
+export function lookupData(entry: TokenEntry, id: string, nowSeconds: number): Record<string, unknown> {
   return {
     accessor: entry.accessor,
     creation_time: entry.creationTime,

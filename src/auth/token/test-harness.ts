@@ -2,7 +2,7 @@ import { LatchkeyError } from "../../core/errors.js";
 import { coerceFields } from "../../core/fields.js";
 import { compileRoutes, matchRoute } from "../../core/router.js";
 import { must, tokenHarness } from "../../core/tokens/test-harness.js";
-import type { StoredTokenEntry, TokenAuthResult } from "../../core/tokens/types.js";
+import type { TokenAuthResult } from "../../core/tokens/types.js";
 import type { LogicalResponse, Operation, TokenEntry } from "../../core/types.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import { createView } from "../../storage/view.js";
@@ -55,7 +55,7 @@ export async function tokenBackendHarness(existing: string[] = ["web", "db"]) {
   /** Creates a token through `path` (`create`, `create-orphan`, `create/<role>`) and reads back its stored entry. */
   const create = async (data: Record<string, unknown>, caller: Caller = root, path = "create") => {
     const auth = must((await call(path, "update", data, caller))?.authResult, "auth block");
-    const entry: StoredTokenEntry = must(await h.tokens.lookupByAccessor(auth.accessor), "token entry");
+    const entry: TokenEntry = must(await h.tokens.lookupByAccessor(auth.accessor), "token entry");
     return { token: auth.client_token, auth, entry };
   };
   return { h, backend, root, call, create, storage };

@@ -3,7 +3,7 @@ import { badRequest, permissionDenied } from "../errors.js";
 import type { LeaseManager, TokenEntry } from "../types.js";
 import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey } from "./crypto.js";
 import { policyNames } from "./policies.js";
-import type { CreateTokenParams, StoredTokenEntry, TokenAuthResult, TokenStore } from "./types.js";
+import type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
 
 export type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
 
@@ -27,6 +27,11 @@ export interface TokenStoreDeps {
   mountMaxTtl?: (path: string) => number;
   /** The uuid of the mount that owns a path now, if any: a token outlives neither its mount nor a re-created one. */
   mountUuid?: (path: string) => string | undefined;
+  /**
+   * Runs for each revoked token after its leases and before its entry goes, so
+   * a failure leaves a token that can be revoked again (the cubbyhole's clear).
+   */
+  onRevoke?: (tokenKey: string) => Promise<void>;
   /** Milliseconds since the epoch. */
   now?: () => number;
   /** Seconds; TTL of a token created without one (root tokens excepted). */
@@ -101,7 +106,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     const now = nowSeconds();
     const parentKey = parent && !params.noParent ? parent.key : undefined;
-    const entry: StoredTokenEntry = {
+    const entry: TokenEntry = {
       key: "",
       accessor: "",
       type,
@@ -239,6 +244,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
   async function revokeOne(key: string, parentHint?: string) {
     await leases.revokeByToken(key);
+    await deps.onRevoke?.(key);
     await deps.transaction(async (tx, leaseTx) => {
       const found = await tx.getJSON<TokenEntry>(idKey(key));
       await tx.delete(idKey(key));

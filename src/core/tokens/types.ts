@@ -34,11 +34,6 @@ export interface CreateTokenParams {
   role?: string;
 }
 
-/**
- * A token entry as the store writes it. `role` is Vault's: the token role the
- * token was created through, shown by lookup and checked on renewal.
- */
-export type StoredTokenEntry = TokenEntry & { role?: string };
 
 /** Vault's `auth` block of a response that hands out a token (create, login, renew). */
 export interface TokenAuthResult {
