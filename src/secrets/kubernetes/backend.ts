@@ -3,6 +3,7 @@ import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } f
 import { reconcileIntents, revokeLease } from "./cleanup.js";
 import { credsPath } from "./path-creds.js";
 import { rolePaths } from "./path-roles.js";
+import { rotatePaths } from "./path-rotate.js";
 import { targetPaths } from "./path-targets.js";
 import { mountId } from "./store.js";
 import type { TargetClients } from "./types.js";
@@ -49,6 +50,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
   return {
     paths: [
       ...targetPaths({ files, env: opts.env ?? process.env, read: opts.read }),
+      ...rotatePaths(deps),
       ...rolePaths(),
       credsPath({
         clients,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { upstreamError } from "../../core/errors.js";
+import { isRecord } from "../../auth/kubernetes/input.js";
 import { DEFAULT_CA_PATH, DEFAULT_TOKEN_PATH } from "../../auth/kubernetes/local-files.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../kube/client.js";
 import type { ClusterApi, Target, TargetClients } from "./types.js";
@@ -38,10 +39,15 @@ export async function gatewayToken(files: GatewayFiles, read: ReadFile = readTex
 
 /** The `exp` claim of a JWT, unverified: only to avoid sending a token known to be dead. */
 function expiryOf(token: string): number | undefined {
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === "number" ? exp : undefined;
+}
+
+/** The claims of a JWT, unverified (the API server verifies it when it is used); undefined for other tokens. */
+export function jwtClaims(token: string): Record<string, unknown> | undefined {
   try {
-    const payload: unknown = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
-    const exp = typeof payload === "object" && payload !== null && "exp" in payload ? payload.exp : undefined;
-    return typeof exp === "number" ? exp : undefined;
+    const claims: unknown = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    return isRecord(claims) ? claims : undefined;
   } catch {
     return undefined;
   }
