@@ -10,10 +10,29 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import { createCore } from "../../src/core/core.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../src/kube/client.js";
 import { redact } from "../../src/kube/errors.js";
 import { loadKubeconfig } from "../../src/kube/kubeconfig.js";
-import type { IssuedToken, Namespace, PolicyRule, Pod, RoleRef, ServiceAccount, Subject } from "../../src/kube/types.js";
+import type {
+  AccessReviewStatus,
+  IssuedToken,
+  KubeList,
+  KubeObject,
+  Namespace,
+  PolicyRule,
+  Pod,
+  ResourceAttributes,
+  RoleRef,
+  ServiceAccount,
+  Subject,
+  TokenReviewStatus,
+} from "../../src/kube/types.js";
+import { kubernetesSecretsBackendFactory } from "../../src/secrets/kubernetes/index.js";
+import { buildApp } from "../../src/server/app.js";
+import { DEFAULT_CONFIG } from "../../src/server/config.js";
+import { createMemoryStore } from "../../src/storage/memory.js";
 
 export interface KubeTestEnv {
   /** Admin (system:masters) connection settings. */
@@ -248,3 +267,145 @@ function caFlag(): string[] {
   const ca = process.env.KUBE_CA;
   return ca ? [`--certificate-authority=${ca}`] : [];
 }
+
+/** A client that authenticates with a client certificate (PEM), closed by cleanup(). */
+export function clientWithCertificate(certPem: string, keyPem: string): KubeClient {
+  const { host, caPem } = kubeTestEnv();
+  const client = createKubeClient({ host, caPem, clientCertPem: certPem, clientKeyPem: keyPem, timeoutMs: 20_000 });
+  clients.push(client);
+  return client;
+}
+
+/**
+ * Has cleanup() delete the object at API path `path` (e.g. one a test made
+ * with kubectl); an object already gone by then is fine.
+ */
+export function deleteOnCleanup(path: string): void {
+  created.push(path);
+}
+
+/** authorization.k8s.io/v1 SelfSubjectAccessReview with `token`: may its holder do this? */
+export async function canI(token: string, attributes: ResourceAttributes): Promise<boolean> {
+  const review = await clientAs(token).create<{ status?: AccessReviewStatus }>(
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } },
+  );
+  return review.status?.allowed === true;
+}
+
+/** TokenReview of `token` through the admin client, for the API server's own audience. */
+export async function reviewToken(token: string): Promise<TokenReviewStatus> {
+  return adminClient().tokenReview(token, []);
+}
+
+/** Resolves once `check` holds, trying every 500 ms for up to `timeoutMs`; rejects with `what` otherwise. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`still not true after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const LABELLED_COLLECTIONS = [
+  "/api/v1/serviceaccounts",
+  "/api/v1/secrets",
+  `${RBAC}/roles`,
+  `${RBAC}/rolebindings`,
+  `${RBAC}/clusterroles`,
+  `${RBAC}/clusterrolebindings`,
+];
+
+/** `kind/namespace/name` of every ServiceAccount, Secret and RBAC object matching `labelSelector`, cluster-wide. */
+export async function objectsLabelled(labelSelector: string): Promise<string[]> {
+  const lists = await Promise.all(
+    LABELLED_COLLECTIONS.map((path) => adminClient().get<KubeList<KubeObject>>(path, { query: { labelSelector } })),
+  );
+  return lists.flatMap((list, i) =>
+    list.items.map((o) => `${LABELLED_COLLECTIONS[i].split("/").pop()}/${o.metadata.namespace ?? ""}/${o.metadata.name}`),
+  );
+}
+
+/**
+ * A service account in `namespace` that holds `rules` cluster-wide, and a
+ * TokenRequest token for it: an identity latchkey can be given as a target's
+ * `service_account_jwt`. The ClusterRole and its binding are cleaned up.
+ */
+export async function identityWith(namespace: string, name: string, rules: PolicyRule[]): Promise<string> {
+  await createServiceAccount(namespace, name);
+  const role = uniqueName(`lk-${name}`);
+  await createClusterRole(role, rules);
+  await createClusterRoleBinding(role, role, [serviceAccountSubject(namespace, name)]);
+  return (await tokenRequest(namespace, name, { expirationSeconds: 3600 })).token;
+}
+
+/** The label selector of every object the kubernetes secrets engine creates. */
+export const MANAGED_BY_LATCHKEY = "app.kubernetes.io/managed-by=latchkey";
+
+// Tests read arbitrary fields of Vault-shaped JSON.
+type Json = Record<string, any>;
+
+/**
+ * An in-process latchkey with the kubernetes secrets engine mounted at
+ * `kube/` (with `options`), driven through its HTTP layer as root. Until the
+ * server's registry mounts the engine by type, this builds the core with the
+ * engine as the registry's `kubernetes` entry.
+ */
+export async function secretsEngine(options: Record<string, string> = {}) {
+  const logger = pino({ level: "silent" });
+  const core = createCore({
+    physical: createMemoryStore(),
+    seal: { type: "shamir" },
+    storageType: "memory",
+    logger,
+    backends: { kubernetes: kubernetesSecretsBackendFactory },
+    leaseTickMs: 250,
+  });
+  const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
+  const app = await buildApp({ core, logger, maxRequestSize: DEFAULT_CONFIG.maxRequestSize, listener: DEFAULT_CONFIG.listener });
+  const request = async (method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: object) => {
+    const res = await app.inject({
+      method,
+      url: `/v1/${path}`,
+      headers: { "x-vault-token": rootToken, ...(body && { "content-type": "application/json" }) },
+      payload: body && JSON.stringify(body),
+    });
+    return { status: res.statusCode, json: (res.body ? JSON.parse(res.body) : {}) as Json, text: res.body };
+  };
+  /** A request that must succeed; resolves with its JSON. */
+  const ok = async (method: "POST" | "PUT", path: string, body: object) => {
+    const res = await request(method, path, body);
+    if (res.status !== 200 && res.status !== 204) throw new Error(`${method} ${path} answered ${res.status}: ${res.text}`);
+    return res.json;
+  };
+  await ok("POST", "sys/mounts/kube", { type: "kubernetes", options });
+  return {
+    request,
+    ok,
+    /** Writes `config` (name "") or `targets/<name>` for the test cluster with `credential`. */
+    target: (name: string, credential: Record<string, unknown>) => {
+      const { host, caPem } = kubeTestEnv();
+      return ok("POST", name === "" ? "kube/config" : `kube/targets/${name}`, { kubernetes_host: host, kubernetes_ca_cert: caPem, ...credential });
+    },
+    revoke: (leaseId: string) => ok("PUT", "sys/leases/revoke", { lease_id: leaseId }),
+    close: async () => {
+      await app.close();
+      await core.close();
+    },
+  };
+}
+
+export type SecretsEngine = Awaited<ReturnType<typeof secretsEngine>>;
+
+/** Reference 001's `tokenrequest` ClusterRole: enough for fixed mode, but not for Secret-bound tokens. */
+export const TOKEN_REQUEST: PolicyRule[] = [{ apiGroups: [""], resources: ["serviceaccounts/token", "serviceaccounts"], verbs: ["create", "get"] }];
+/** Reference 001's `sa-request` ClusterRole, plus the Secrets latchkey binds fixed-mode tokens to. */
+export const SA_REQUEST: PolicyRule[] = [
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get"] },
+  { apiGroups: [""], resources: ["serviceaccounts", "serviceaccounts/token"], verbs: ["get", "create", "update", "delete"] },
+  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings", "clusterrolebindings"], verbs: ["get", "create", "update", "delete"] },
+  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "clusterroles"], verbs: ["get", "bind", "escalate", "create", "update", "delete"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "delete"] },
+];
