@@ -174,6 +174,20 @@ describe("dynamic mode", () => {
     expect(await objectsLabelled(selector)).toEqual([]);
   });
 
+  it("allows the namespaces whose labels match the role's selector", async () => {
+    const selected = await uniqueNamespace({ "latchkey.test/selected": "yes" });
+    await lk.ok("POST", "kube/roles/selected", {
+      kubernetes_role_name: "view",
+      kubernetes_role_type: "ClusterRole",
+      allowed_kubernetes_namespace_selector: { matchLabels: { "latchkey.test/selected": "yes" } },
+    });
+    const creds = await lk.ok("POST", "kube/creds/selected", { kubernetes_namespace: selected });
+    expect(creds.data.service_account_namespace).toBe(selected);
+    await lk.revoke(creds.lease_id);
+    const refused = await lk.request("POST", "kube/creds/selected", { kubernetes_namespace: nsA });
+    expect(refused.json).toEqual({ errors: [`namespace "${nsA}" is not allowed by role "selected"`] });
+  });
+
   it("deletes everything when the lease expires", async () => {
     await lk.ok("POST", "kube/roles/short", { kubernetes_role_name: "view", kubernetes_role_type: "ClusterRole", allowed_kubernetes_namespaces: [nsB] });
     const creds = await lk.ok("POST", "kube/creds/short", { ttl: "2s" });

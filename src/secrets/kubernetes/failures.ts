@@ -6,7 +6,7 @@ import type { ObjectKind } from "./types.js";
 
 /** One Kubernetes call the engine makes, as the API server's RBAC sees it. */
 export interface KubeCall {
-  verb: "create" | "delete";
+  verb: "create" | "delete" | "get";
   kind: ObjectKind;
   /** `token` for TokenRequest (`serviceaccounts/token`). */
   subresource?: "token";

@@ -27,6 +27,8 @@ export const KINDS: Record<ObjectKind, KindInfo> = {
   ClusterRole: { ...RBAC, resource: "clusterroles", namespaced: false },
   RoleBinding: { ...RBAC, resource: "rolebindings", namespaced: true },
   ClusterRoleBinding: { ...RBAC, resource: "clusterrolebindings", namespaced: false },
+  // Only read (allowed_kubernetes_namespace_selector), never created.
+  Namespace: { apiVersion: "v1", base: "/api/v1", resource: "namespaces", namespaced: false },
 };
 
 /** `serviceaccounts`, `roles.rbac.authorization.k8s.io`: how the API server names a resource in its messages. */

@@ -267,6 +267,28 @@ describe("creds: requests", () => {
     expect(Date.parse(long.body.data.expiration) - Date.now()).toBeLessThanOrEqual(3600_000);
   });
 
+  it("allows a namespace whose labels match the role's selector, reading it only when it is not listed", async () => {
+    const lk = await setup();
+    lk.cluster.namespaces.set("team-b", { team: "b" });
+    lk.cluster.namespaces.set("team-c", { team: "c" });
+    await lk.role("viewer", {
+      kubernetes_role_name: "view",
+      allowed_kubernetes_namespaces: ["team-a"],
+      allowed_kubernetes_namespace_selector: "matchLabels:\n  team: b\n",
+    });
+    expect((await lk.creds("viewer", { kubernetes_namespace: "team-a" })).status).toBe(200);
+    expect(lk.cluster.calls.filter((c) => c.startsWith("GET"))).toEqual([]);
+    expect((await lk.creds("viewer", { kubernetes_namespace: "team-b" })).status).toBe(200);
+    expect(await lk.creds("viewer", { kubernetes_namespace: "team-c" })).toEqual({ status: 400, body: { errors: [`namespace "team-c" is not allowed by role "viewer"`] } });
+    expect(await lk.creds("viewer", { kubernetes_namespace: "team-d" })).toEqual({ status: 400, body: { errors: [`namespace "team-d" does not exist`] } });
+    expect(await lk.creds("viewer")).toEqual({ status: 400, body: { errors: [`field "kubernetes_namespace" is required`] } });
+    lk.cluster.fail("GET", /namespaces\/team-b$/, 403);
+    expect(await lk.creds("viewer", { kubernetes_namespace: "team-b" })).toEqual({
+      status: 502,
+      body: { errors: [`kubernetes config is not allowed to get namespaces (cluster-wide)`] },
+    });
+  });
+
   it("uses the role's target", async () => {
     const lk = await setup();
     await lk.request("POST", "kube/targets/prod", { kubernetes_host: "https://prod.test:6443", service_account_jwt: "p" });

@@ -4,12 +4,13 @@ import { badRequest } from "../../core/errors.js";
 import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { quoted, stringList } from "../../auth/kubernetes/input.js";
 import { targetCa, type GatewayFiles } from "./clusters.js";
-import { targetLabel } from "./failures.js";
+import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
+import { kubeFailure, targetLabel } from "./failures.js";
 import { DEFAULT_NAME_TEMPLATE, LEASE_LABEL, MANAGED_BY, MOUNT_LABEL, randomSuffix, renderName } from "./objects.js";
 import { deleteObjects, issue, planObjects, type IssueSpec } from "./provision.js";
-import { roleName } from "./path-roles.js";
+import { namespaceSelector, roleName } from "./path-roles.js";
 import { deleteIntent, getRole, getTarget, putIntent } from "./store.js";
-import type { EngineRole, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
+import type { ClusterApi, EngineRole, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
 
 /** The API server refuses TokenRequests for less than ten minutes (`expirationSeconds` minimum 600). */
 const MIN_TOKEN_SECONDS = 600;
@@ -54,17 +55,18 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   const name = roleName(req);
   const role = await getRole(req.storage, name);
   if (!role) throw badRequest(`role ${quoted(name)} does not exist`, "LK_ERR_ROLE_NOT_FOUND");
-  const namespace = namespaceFor(role, name, req.data.kubernetes_namespace);
-  const clusterRoleBinding = req.data.cluster_role_binding === true || role.clusterRoleBinding;
-  if (clusterRoleBinding && role.mode === "fixed") throw badRequest(`"cluster_role_binding" applies only to dynamic roles`);
-  if (clusterRoleBinding && role.kubernetesRoleType !== "ClusterRole") {
-    throw badRequest(`"cluster_role_binding" needs a role whose "kubernetes_role_type" is ClusterRole`);
-  }
   const target = await getTarget(req.storage, role.target);
   if (!target) {
     throw badRequest(
       role.target === "" ? `no config: write ${req.mountPath}config first` : `role ${quoted(name)} uses ${targetLabel(role.target)}, which does not exist`,
     );
+  }
+  const api = await deps.clients.clientFor(role.target, target);
+  const namespace = await namespaceFor(role, name, req.data.kubernetes_namespace, api, deps.logger, req.signal);
+  const clusterRoleBinding = req.data.cluster_role_binding === true || role.clusterRoleBinding;
+  if (clusterRoleBinding && role.mode === "fixed") throw badRequest(`"cluster_role_binding" applies only to dynamic roles`);
+  if (clusterRoleBinding && role.kubernetesRoleType !== "ClusterRole") {
+    throw badRequest(`"cluster_role_binding" needs a role whose "kubernetes_role_type" is ClusterRole`);
   }
   const ttl = leaseTtl(role, req.data.ttl, deps.limits);
   const requestedAudiences = stringList(req.data.audiences, "audiences");
@@ -92,7 +94,6 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   // Intent first: a crash from here on leaves a record of what may exist, for the reconciler.
   await putIntent(req.storage, { ...lease, objects: planned, state: "pending", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
 
-  const api = await deps.clients.clientFor(role.target, target);
   const rollback = async (objects: ObjectRef[]) => {
     try {
       await deleteObjects(api, objects, role.target, deps.logger);
@@ -125,16 +126,34 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   };
 }
 
-/** The request's namespace, or the role's only one; it must be allowed by the role. */
-function namespaceFor(role: EngineRole, name: string, requested: unknown): string {
+/**
+ * The request's namespace, or the role's only one. It must be allowed by the
+ * role: listed, or (only then read from the cluster) labelled as the role's
+ * selector asks.
+ */
+async function namespaceFor(
+  role: EngineRole,
+  name: string,
+  requested: unknown,
+  api: ClusterApi,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const allowed = role.allowedKubernetesNamespaces;
   const given = typeof requested === "string" ? requested.trim() : "";
-  const namespace = given || (allowed.length === 1 && allowed[0] !== "*" ? allowed[0] : "");
+  const only = allowed.length === 1 && allowed[0] !== "*" && role.allowedKubernetesNamespaceSelector === "";
+  const namespace = given || (only ? allowed[0] : "");
   if (namespace === "") throw badRequest(`field "kubernetes_namespace" is required`);
   if (namespace.length > 63 || !DNS_LABEL.test(namespace)) throw badRequest(`field "kubernetes_namespace": ${quoted(namespace)} is not a namespace name`);
-  if (!allowed.includes("*") && !allowed.includes(namespace)) {
-    throw badRequest(`namespace ${quoted(namespace)} is not allowed by role ${quoted(name)}`);
-  }
+  if (allowed.includes("*") || allowed.includes(namespace)) return namespace;
+  const refused = badRequest(`namespace ${quoted(namespace)} is not allowed by role ${quoted(name)}`);
+  if (role.allowedKubernetesNamespaceSelector === "") throw refused;
+  const selector = namespaceSelector(role.allowedKubernetesNamespaceSelector);
+  const found = await api.getNamespace(namespace, { signal }).catch((err: unknown) => {
+    throw kubeFailure(err, { verb: "get", kind: "Namespace", name: namespace, target: role.target }, logger);
+  });
+  if (!found) throw badRequest(`namespace ${quoted(namespace)} does not exist`);
+  if (!selectorMatches(selector, found.metadata.labels ?? {})) throw refused;
   return namespace;
 }
 

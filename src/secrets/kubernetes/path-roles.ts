@@ -1,7 +1,8 @@
-import { badRequest, notFound } from "../../core/errors.js";
+import { LatchkeyError, badRequest, notFound } from "../../core/errors.js";
 import type { FieldSchema, LogicalRequest, PathDef } from "../../core/types.js";
 import { checkStarAlone } from "../../auth/kubernetes/glob.js";
 import { isValidName, quoted, stringList } from "../../auth/kubernetes/input.js";
+import { parseNamespaceSelector, type LabelSelector } from "../../auth/kubernetes/namespace-selector.js";
 import { listPaths } from "./list-paths.js";
 import { checkNameTemplate, metadataMap } from "./objects.js";
 import { parseRoleBinding } from "./role-binding.js";
@@ -19,6 +20,10 @@ export const ROLE_FIELDS: Record<string, FieldSchema> = {
     description: "Dynamic mode: a Role or ClusterRole and a RoleBinding or ClusterRoleBinding (YAML documents); subjects are ignored",
   },
   allowed_kubernetes_namespaces: { type: "string_list", description: "Namespaces credentials may be issued in; \"*\" for any" },
+  allowed_kubernetes_namespace_selector: {
+    type: "any",
+    description: "A label selector (matchLabels, matchExpressions; JSON or YAML): namespaces whose labels match are allowed too",
+  },
   target: { type: "string", description: "The target to connect through; default the mount's config" },
   token_default_ttl: { type: "duration", description: "Lease TTL when the request names none; default the mount's" },
   token_max_ttl: { type: "duration", description: "Longest lease TTL; default the mount's" },
@@ -104,6 +109,9 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
     roleBindingYaml: yaml,
     clusterRoleBinding: definition?.clusterRoleBinding ?? false,
     allowedKubernetesNamespaces: stringList(d.allowed_kubernetes_namespaces, "allowed_kubernetes_namespaces"),
+    allowedKubernetesNamespaceSelector: present(d, "allowed_kubernetes_namespace_selector")
+      ? documentText(d.allowed_kubernetes_namespace_selector, SELECTOR_FIELD)
+      : "",
     target: str("target"),
     tokenDefaultTtl: typeof d.token_default_ttl === "number" ? d.token_default_ttl : 0,
     tokenMaxTtl: typeof d.token_max_ttl === "number" ? d.token_max_ttl : 0,
@@ -120,7 +128,10 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
     throw badRequest(`field "kubernetes_role_name" must be a ${kind} name`);
   }
   const namespaces = role.allowedKubernetesNamespaces;
-  if (namespaces.length === 0) throw badRequest(`"allowed_kubernetes_namespaces" can not be empty ("*" allows any)`);
+  if (namespaces.length === 0 && role.allowedKubernetesNamespaceSelector === "") {
+    throw badRequest(`"allowed_kubernetes_namespaces" can not be empty ("*" allows any) if "${SELECTOR_FIELD}" is not set`);
+  }
+  if (role.allowedKubernetesNamespaceSelector !== "") namespaceSelector(role.allowedKubernetesNamespaceSelector);
   checkStarAlone(namespaces, "allowed_kubernetes_namespaces");
   const bad = namespaces.find((ns) => ns !== "*" && (ns.length > 63 || !DNS_LABEL.test(ns)));
   if (bad !== undefined) throw badRequest(`field "allowed_kubernetes_namespaces": ${quoted(bad)} is not a namespace name`);
@@ -130,6 +141,21 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
   if (role.target !== "" && !isValidName(role.target)) throw badRequest(`invalid target name ${quoted(role.target)}`);
   if (role.nameTemplate !== "") checkNameTemplate(role.nameTemplate);
   return role;
+}
+
+const SELECTOR_FIELD = "allowed_kubernetes_namespace_selector";
+
+/**
+ * The auth method's selector parser, which is Vault's; its messages name the
+ * auth method's field, so they are renamed to this one.
+ */
+export function namespaceSelector(text: string): LabelSelector {
+  try {
+    return parseNamespaceSelector(text);
+  } catch (err) {
+    if (err instanceof LatchkeyError) throw badRequest(err.message.replace(/"bound_service_account_namespace_selector"/g, `"${SELECTOR_FIELD}"`));
+    throw err;
+  }
 }
 
 function roleKindOf(value: unknown): KubeRoleKind {
@@ -149,6 +175,7 @@ export function renderRole(r: EngineRole): Record<string, unknown> {
     generated_role_rules: r.generatedRoleRules,
     role_binding_yaml: r.roleBindingYaml,
     allowed_kubernetes_namespaces: r.allowedKubernetesNamespaces,
+    allowed_kubernetes_namespace_selector: r.allowedKubernetesNamespaceSelector,
     target: r.target,
     token_default_ttl: r.tokenDefaultTtl,
     token_max_ttl: r.tokenMaxTtl,

@@ -16,6 +16,8 @@ export interface TokenCall {
   spec: TokenRequestOptions;
 }
 
+type Method = "GET" | "POST" | "DELETE";
+
 /** What a fake call fails with: a KubeApiError by status, or an unreachable cluster. */
 export type Failure = number | "down" | "timeout";
 
@@ -28,8 +30,9 @@ export function fakeCluster() {
   const tokens: TokenCall[] = [];
   const calls: string[] = [];
   let uid = 0;
-  const rules: { method: "POST" | "DELETE"; match: RegExp; failure: Failure; times: number }[] = [];
-  const failure = (method: "POST" | "DELETE", path: string) => {
+  const namespaces = new Map<string, Record<string, string>>();
+  const rules: { method: Method; match: RegExp; failure: Failure; times: number }[] = [];
+  const failure = (method: Method, path: string) => {
     const rule = rules.find((r) => r.method === method && r.match.test(path) && r.times !== 0);
     if (!rule) return;
     rule.times--;
@@ -59,6 +62,13 @@ export function fakeCluster() {
       failure("DELETE", path);
       return objects.delete(path);
     },
+    async getNamespace(name: string) {
+      const path = `/api/v1/namespaces/${name}`;
+      calls.push(`GET ${path}`);
+      failure("GET", path);
+      const labels = namespaces.get(name);
+      return labels ? { metadata: { name, labels } } : undefined;
+    },
     async createTokenRequest(namespace: string, serviceAccount: string, spec: TokenRequestOptions): Promise<IssuedToken> {
       const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`;
       calls.push(`POST ${path}`);
@@ -74,10 +84,12 @@ export function fakeCluster() {
   return {
     api,
     objects,
+    /** Namespaces that exist, with their labels. */
+    namespaces,
     tokens,
     calls,
     /** The next `times` (default every) matching calls fail. */
-    fail(method: "POST" | "DELETE", match: RegExp, failure: Failure, times = -1) {
+    fail(method: Method, match: RegExp, failure: Failure, times = -1) {
       rules.push({ method, match, failure, times });
     },
     heal: () => void rules.splice(0),

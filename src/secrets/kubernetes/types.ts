@@ -42,6 +42,8 @@ export interface EngineRole {
   clusterRoleBinding: boolean;
   /** Exact names, or `["*"]` for any. */
   allowedKubernetesNamespaces: string[];
+  /** A label selector (JSON or YAML, as written); a namespace whose labels match is allowed too. "" = none. */
+  allowedKubernetesNamespaceSelector: string;
   /** "" = the mount's `config`. */
   target: string;
   /** Seconds; 0 = the mount's default. */
@@ -55,7 +57,7 @@ export interface EngineRole {
   nameTemplate: string;
 }
 
-export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding";
+export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "Namespace";
 
 /** An object latchkey created for a lease; cluster-scoped kinds have no namespace. */
 export interface ObjectRef {
@@ -87,7 +89,7 @@ export interface IntentRecord extends LeaseInternal {
 }
 
 /** The part of the kube client the engine uses; tests pass a fake. */
-export type ClusterApi = Pick<KubeClient, "host" | "create" | "delete" | "createTokenRequest">;
+export type ClusterApi = Pick<KubeClient, "host" | "create" | "delete" | "createTokenRequest" | "getNamespace">;
 
 /** Connections to targets, one pooled client per target, rebuilt when the target changes. */
 export interface TargetClients {
