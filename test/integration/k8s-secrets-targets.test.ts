@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REFERENCE_YAML } from "../../src/secrets/kubernetes/test-harness.js";
 import { clientCertificate } from "../helpers/k8s-auth.js";
 import {
   canI,
@@ -117,28 +118,8 @@ describe("targets", () => {
 describe("role_binding_yaml", () => {
   it("makes reference 001's Role and RoleBinding per lease: exactly the document's permissions, in the allowed namespace", async () => {
     await lk.target("", { service_account_jwt: await identityWith(home, "latchkey-jit", SA_REQUEST) });
-    const yaml = `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: example-role
-rules:
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["list"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: example-role
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: example-role
-subjects:
-- kind: ServiceAccount
-  name: someone-else
-  namespace: ${home}
-`;
+    // Subjects in the document are ignored: the binding's subject is the lease's own account.
+    const yaml = `${REFERENCE_YAML}subjects:\n- kind: ServiceAccount\n  name: someone-else\n  namespace: ${home}\n`;
     await lk.ok("POST", "kube/roles/yaml", { role_binding_yaml: yaml, allowed_kubernetes_namespaces: [ns] });
     const creds = await lk.ok("POST", "kube/creds/yaml", {});
     const token = creds.data.service_account_token as string;
