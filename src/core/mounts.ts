@@ -11,13 +11,31 @@ import type { BackendFactory, LeaseManager, Logger } from "./types.js";
 /** Backend factories by mount type (`kv`, `kubernetes`, ...). */
 export type BackendRegistry = Record<string, BackendFactory>;
 
+/** Vault's system-wide default and maximum lease TTL, 32 days: what a mount's 0 stands for. */
+export const SYSTEM_LEASE_TTL = 768 * 3600;
+
+/** Vault's `listing_visibility`: "unauth" lists the mount to unauthenticated UI calls; "" is the default. */
+export const LISTING_VISIBILITIES = ["", "unauth", "hidden"] as const;
+export type ListingVisibility = (typeof LISTING_VISIBILITIES)[number];
+
+/** A mount's config as the table stores it; 0 TTLs mean "the system's". */
+export interface MountConfig {
+  default_lease_ttl: number;
+  max_lease_ttl: number;
+  /** Absent = "" (Vault shows the field only when it is set). */
+  listing_visibility?: Exclude<ListingVisibility, "">;
+}
+
+/** A row of the mount or auth table. */
+export type TableEntry = MountEntry & { config: MountConfig };
+
 interface MountTableDeps {
   barrier: Barrier;
   router: Router;
   registry: BackendRegistry;
   logger: Logger;
   tokens: TokenStore;
-  leases: Pick<LeaseManager, "revokePrefix">;
+  leases: Pick<LeaseManager, "revokePrefix" | "list" | "lookup" | "register" | "forget">;
 }
 
 export interface EnableParams {
@@ -29,16 +47,43 @@ export interface EnableParams {
   seal_wrap?: boolean;
 }
 
+/** What sys/mounts/<path>/tune may change; absent fields stay as they are. */
+export interface TuneParams {
+  description?: string;
+  config?: { default_lease_ttl?: number; max_lease_ttl?: number; listing_visibility?: ListingVisibility };
+  /** Merged into the mount's options. */
+  options?: Record<string, string>;
+}
+
+type Table = "mounts" | "auth";
+
 const TABLE_KEY = { mounts: "mounts", auth: "auth" } as const;
+
+/** Types with one mount each, made by latchkey itself (Vault's singleton mounts). */
+const SINGLETON_TYPES = new Set(["token", "cubbyhole", "system", "identity"]);
+
+/** Paths a client can neither mount at nor move: Vault's protected mounts. */
+const RESERVED_PATH = /^(sys|auth|cubbyhole|identity)\//;
+
+/** The cubbyhole/ mount Vault always has; latchkey adds it once a cubbyhole engine is registered. */
+const CUBBYHOLE: EnableParams = { type: "cubbyhole", description: "per-token private secret storage", local: true };
+
+const tableNoun = (table: Table) => (table === "auth" ? "auth method" : "secrets engine");
+
+/** The TTLs a mount really gives leases: its own, else the system's, and the default never above the max. */
+export function effectiveLeaseTtls(config: Pick<MountConfig, "default_lease_ttl" | "max_lease_ttl">) {
+  const maxTtl = config.max_lease_ttl || SYSTEM_LEASE_TTL;
+  return { defaultTtl: Math.min(config.default_lease_ttl || SYSTEM_LEASE_TTL, maxTtl), maxTtl };
+}
 
 /**
  * The secrets-engine and auth-method tables: persisted under the barrier,
- * mounted into the router on unseal, changed by sys/mounts and sys/auth.
+ * mounted into the router on unseal, changed by sys/mounts, sys/auth and sys/remount.
  */
 export function createMountTable(deps: MountTableDeps) {
-  const { barrier, router, registry, logger } = deps;
+  const { barrier, router, registry, logger, leases } = deps;
   const coreView = barrier.view("core/");
-  const tables: Record<"mounts" | "auth", MountEntry[]> = { mounts: [], auth: [] };
+  const tables: Record<Table, TableEntry[]> = { mounts: [], auth: [] };
 
   // One view per mount, made once: storageFor runs on every request.
   const views = new Map<string, StorageView>();
@@ -51,42 +96,53 @@ export function createMountTable(deps: MountTableDeps) {
     return view;
   }
 
-  async function instantiate(entry: MountEntry) {
+  async function instantiate(entry: TableEntry) {
     const ctx = {
       storage: storageFor(entry),
       mountPath: entry.path,
+      // Read from the entry each time, so a tune reaches the backend at its next request.
       config: {
-        defaultLeaseTtl: entry.config.default_lease_ttl,
-        maxLeaseTtl: entry.config.max_lease_ttl,
-        options: entry.options,
+        get defaultLeaseTtl() {
+          return entry.config.default_lease_ttl;
+        },
+        get maxLeaseTtl() {
+          return entry.config.max_lease_ttl;
+        },
+        get options() {
+          return entry.options;
+        },
       },
       logger,
     };
     const factory = registry[entry.type];
     const backend =
       entry.type === "token" ? createTokenBackend({ tokens: deps.tokens }) : factory ? await factory(ctx) : undefined;
-    if (!backend) throw badRequest(`unknown ${entry.table === "auth" ? "auth method" : "secrets engine"} type "${entry.type}"`);
+    if (!backend) throw badRequest(`unknown ${tableNoun(entry.table)} type "${entry.type}"`);
     await backend.start?.(ctx);
     router.mount(entry, backend);
   }
 
-  async function save(table: "mounts" | "auth") {
+  async function save(table: Table) {
     await coreView.putJSON(TABLE_KEY[table], tables[table]);
   }
 
   // Changes of the mount tables run one at a time: two enables of one path must not both pass the clash check.
   const changes = createKeyedLock();
 
-  async function enable(table: "mounts" | "auth", path: string, params: EnableParams): Promise<MountEntry> {
-    const mountPath = fullPath(table, path);
-    if (table === "mounts" && /^(sys|auth|cubbyhole|identity)\//.test(mountPath)) {
+  /** Refuses a path reserved for latchkey's own mounts, or one that overlaps a mount. */
+  function checkFree(table: Table, mountPath: string) {
+    if (table === "mounts" && RESERVED_PATH.test(mountPath)) {
       throw badRequest(`cannot mount at reserved path "${mountPath}"`);
     }
     const clash = router.all().find((m) => m.entry.path.startsWith(mountPath) || mountPath.startsWith(m.entry.path));
     if (clash) throw badRequest(`path is already in use at ${clash.entry.path}`);
-    if (params.type === "token" || (!registry[params.type])) {
-      throw badRequest(`unknown ${table === "auth" ? "auth method" : "secrets engine"} type "${params.type}"`);
-    }
+  }
+
+  async function enable(table: Table, path: string, params: EnableParams): Promise<MountEntry> {
+    const mountPath = fullPath(table, path);
+    checkFree(table, mountPath);
+    if (SINGLETON_TYPES.has(params.type)) throw badRequest(`mount type of "${params.type}" is not mountable`);
+    if (!registry[params.type]) throw badRequest(`unknown ${tableNoun(table)} type "${params.type}"`);
     const entry = newEntry(table, mountPath, params);
     await instantiate(entry);
     tables[table] = [...tables[table], entry];
@@ -95,13 +151,25 @@ export function createMountTable(deps: MountTableDeps) {
     return entry;
   }
 
-  async function disable(table: "mounts" | "auth", path: string) {
-    const mountPath = fullPath(table, path);
+  function find(table: Table, mountPath: string): TableEntry {
     const entry = tables[table].find((e) => e.path === mountPath);
-    if (!entry) throw badRequest(`no ${table === "auth" ? "auth method" : "secrets engine"} mounted at "${mountPath}"`);
-    if (entry.type === "token") throw badRequest("the token auth method cannot be disabled");
+    if (!entry) throw badRequest(`no ${tableNoun(table)} mounted at "${mountPath}"`);
+    return entry;
+  }
+
+  /** The token method and the singleton mounts are latchkey's own: Vault refuses to unmount or move them. */
+  function checkMovable(table: Table, entry: TableEntry, verb: "unmount" | "remount") {
+    if (entry.type === "token") throw badRequest(`the token auth method cannot be ${verb === "unmount" ? "disabled" : "moved"}`);
+    if (table === "mounts" && SINGLETON_TYPES.has(entry.type)) throw badRequest(`cannot ${verb} "${entry.path}"`);
+  }
+
+  async function disable(table: Table, path: string) {
+    const mountPath = fullPath(table, path);
+    if (table === "mounts" && /^(sys|identity)\/$/.test(mountPath)) throw badRequest(`cannot unmount "${mountPath}"`);
+    const entry = find(table, mountPath);
+    checkMovable(table, entry, "unmount");
     // Vault revokes the mount's leases before unmounting so that dynamic secrets are cleaned up.
-    await deps.leases.revokePrefix(mountPath);
+    await leases.revokePrefix(mountPath);
     const mounted = router.unmount(mountPath);
     await mounted?.backend.stop?.();
     tables[table] = tables[table].filter((e) => e !== entry);
@@ -111,15 +179,103 @@ export function createMountTable(deps: MountTableDeps) {
     logger.info({ path: mountPath }, "unmounted");
   }
 
-  async function tune(table: "mounts" | "auth", path: string, config: EnableParams["config"]) {
-    const mountPath = fullPath(table, path);
-    const entry = tables[table].find((e) => e.path === mountPath);
-    if (!entry) throw badRequest(`no mount at "${mountPath}"`);
-    entry.config = { ...entry.config, ...config };
+  async function tune(table: Table, path: string, params: TuneParams) {
+    const entry = find(table, fullPath(table, path));
+    const { listing_visibility, ...ttls } = params.config ?? {};
+    // The entry is the router's own object: the core and the backend see the change from the next request on.
+    const config: MountConfig = { ...entry.config, ...ttls };
+    if (listing_visibility === "") delete config.listing_visibility;
+    else if (listing_visibility !== undefined) config.listing_visibility = listing_visibility;
+    entry.config = config;
+    if (params.description !== undefined) entry.description = params.description;
+    if (params.options) entry.options = { ...entry.options, ...params.options };
     await save(table);
   }
 
-  function fullPath(table: "mounts" | "auth", path: string): string {
+  /**
+   * Moves a mount with its storage (kept under its uuid) to `to`. Vault revokes
+   * the leases of the old path; latchkey revokes an auth method's leases (its
+   * tokens name the old path and stop working anyway) and re-keys a secrets
+   * engine's leases under the new path, so its secrets stay revocable there.
+   */
+  async function remount(from: string, to: string): Promise<{ from: string; to: string }> {
+    const source = tablePath(from);
+    const target = tablePath(to);
+    if (source.table !== target.table) {
+      throw badRequest(
+        source.table === "auth" ? "cannot remount an auth method to a secrets path" : "cannot remount a secrets engine to an auth path",
+      );
+    }
+    const { table } = source;
+    const entry = find(table, source.path);
+    checkMovable(table, entry, "remount");
+    checkFree(table, target.path);
+
+    if (table === "auth") await leases.revokePrefix(source.path);
+    const moved: TableEntry = { ...entry, path: target.path };
+    await instantiate(moved);
+    tables[table] = tables[table].map((e) => (e === entry ? moved : e));
+    try {
+      await save(table);
+    } catch (err) {
+      tables[table] = tables[table].map((e) => (e === moved ? entry : e));
+      await router.unmount(target.path)?.backend.stop?.();
+      throw err;
+    }
+    // Re-keyed while both paths route here, and once more after, for a lease made meanwhile at the old path.
+    if (table === "mounts") await rekeyLeases(source.path, target.path);
+    await router.unmount(source.path)?.backend.stop?.();
+    if (table === "mounts") await rekeyLeases(source.path, target.path);
+    logger.info({ from: source.path, to: target.path }, "remounted");
+    return { from: source.path, to: target.path };
+  }
+
+  /** Every lease id under `prefix`, depth first. */
+  async function leaseIdsUnder(prefix: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const key of await leases.list(prefix)) {
+      if (key.endsWith("/")) ids.push(...(await leaseIdsUnder(prefix + key)));
+      else ids.push(prefix + key);
+    }
+    return ids;
+  }
+
+  /**
+   * Gives each lease under `from` the same id under `to`, with its expiry, limit
+   * and backend data. The new lease is written before the old one is forgotten,
+   * so a crash between the two leaves a lease that still revokes the secret.
+   */
+  async function rekeyLeases(from: string, to: string) {
+    for (const id of await leaseIdsUnder(from)) {
+      const lease = await leases.lookup(id);
+      if (!lease) continue;
+      const remaining = Math.ceil(lease.expireTime - Date.now() / 1000);
+      await leases.register({
+        leaseId: to + id.slice(from.length),
+        mountPath: to,
+        path: lease.path,
+        kind: lease.kind,
+        // One already due is revoked by the next expiration tick, now through the moved mount.
+        ttl: Math.max(1, remaining),
+        maxExpireTime: lease.maxExpireTime,
+        renewable: lease.renewable,
+        tokenKey: lease.tokenKey,
+        authTokenKey: lease.authTokenKey,
+        internal: lease.internal,
+      });
+      await leases.forget(id);
+    }
+  }
+
+  /** `auth/x` names an auth method, anything else a secrets engine (sys/remount's `from` and `to`). */
+  function tablePath(path: string): { table: Table; path: string } {
+    const clean = path.replace(/^\/+|\/+$/g, "");
+    return clean.startsWith("auth/")
+      ? { table: "auth", path: fullPath("auth", clean.slice("auth/".length)) }
+      : { table: "mounts", path: fullPath("mounts", clean) };
+  }
+
+  function fullPath(table: Table, path: string): string {
     const clean = path.replace(/^\/+|\/+$/g, "");
     if (clean === "" || clean.split("/").some((s) => s === "" || s === "." || s === "..")) {
       throw badRequest(`invalid mount path "${path}"`);
@@ -131,12 +287,17 @@ export function createMountTable(deps: MountTableDeps) {
     storageFor,
     async load() {
       for (const table of ["mounts", "auth"] as const) {
-        const stored = await coreView.getJSON<MountEntry[]>(TABLE_KEY[table]);
+        const stored = await coreView.getJSON<TableEntry[]>(TABLE_KEY[table]);
         tables[table] = stored ?? [];
       }
       if (!tables.auth.some((e) => e.type === "token")) {
         tables.auth.push(newEntry("auth", "auth/token/", { type: "token", description: "token based credentials" }));
         await save("auth");
+      }
+      // Only once the engine exists: a table that names a type no factory makes would fail every unseal.
+      if (registry.cubbyhole && !tables.mounts.some((e) => e.type === "cubbyhole")) {
+        tables.mounts.push(newEntry("mounts", "cubbyhole/", CUBBYHOLE));
+        await save("mounts");
       }
       for (const entry of [...tables.mounts, ...tables.auth]) {
         try {
@@ -146,13 +307,13 @@ export function createMountTable(deps: MountTableDeps) {
         }
       }
     },
-    list(table: "mounts" | "auth"): MountEntry[] {
+    list(table: Table): TableEntry[] {
       return tables[table];
     },
-    enable: (table: "mounts" | "auth", path: string, params: EnableParams) => changes.run("table", () => enable(table, path, params)),
-    disable: (table: "mounts" | "auth", path: string) => changes.run("table", () => disable(table, path)),
-    tune: (table: "mounts" | "auth", path: string, config: EnableParams["config"]) =>
-      changes.run("table", () => tune(table, path, config)),
+    enable: (table: Table, path: string, params: EnableParams) => changes.run("table", () => enable(table, path, params)),
+    disable: (table: Table, path: string) => changes.run("table", () => disable(table, path)),
+    tune: (table: Table, path: string, params: TuneParams) => changes.run("table", () => tune(table, path, params)),
+    remount: (from: string, to: string) => changes.run("table", () => remount(from, to)),
     async stopAll() {
       for (const m of router.all()) {
         if (m.entry.uuid !== "system") {
@@ -166,12 +327,12 @@ export function createMountTable(deps: MountTableDeps) {
 
 export type MountTable = ReturnType<typeof createMountTable>;
 
-function newEntry(table: "mounts" | "auth", path: string, params: EnableParams): MountEntry {
+function newEntry(table: Table, path: string, params: EnableParams): TableEntry {
   return {
     path,
     type: params.type,
     uuid: randomUUID(),
-    accessor: `${table === "auth" ? "auth" : ""}${table === "auth" ? "_" : ""}${params.type}_${randomBytes(4).toString("hex")}`,
+    accessor: `${table === "auth" ? "auth_" : ""}${params.type}_${randomBytes(4).toString("hex")}`,
     description: params.description ?? "",
     options: params.options ?? {},
     config: { default_lease_ttl: params.config?.default_lease_ttl ?? 0, max_lease_ttl: params.config?.max_lease_ttl ?? 0 },

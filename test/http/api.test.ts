@@ -324,7 +324,7 @@ describe("audit", () => {
 describe("metrics", () => {
   it("serves Prometheus text", async () => {
     await s.request("GET", "sys/health", { token: null });
-    const res = await s.request("GET", "sys/metrics");
+    const res = await s.request("GET", "sys/metrics?format=prometheus");
     expect(res.status).toBe(200);
     expect(res.text).toContain("latchkey_request_duration_seconds");
   });

@@ -1,4 +1,5 @@
 import { parseFileMode } from "../audit/file.js";
+import { mirroredResponse } from "../envelope.js";
 import { badRequest } from "../errors.js";
 import type { PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
@@ -15,7 +16,7 @@ export function auditPaths(core: SysCore): PathDef[] {
           for (const d of core.auditTable.list()) {
             data[d.path] = { path: d.path, type: d.type, description: d.description, options: d.options, local: false };
           }
-          return { data };
+          return mirroredResponse(data);
         },
       },
     },
@@ -50,7 +51,7 @@ export function auditPaths(core: SysCore): PathDef[] {
       fields: { input: { type: "string", required: true } },
       ops: {
         update: async (req) => {
-          return { data: { hash: core.audit.hash(req.params.path, req.data.input as string) } };
+          return mirroredResponse({ hash: core.audit.hash(req.params.path, req.data.input as string) });
         },
       },
     },

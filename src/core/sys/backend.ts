@@ -1,6 +1,7 @@
 import type { Barrier } from "../../storage/barrier.js";
 import type { AuditTable } from "../audit-table.js";
 import type { AuditBroker } from "../audit/broker.js";
+import { mirroredResponse, rawJson } from "../envelope.js";
 import { badRequest } from "../errors.js";
 import type { createMetrics } from "../metrics.js";
 import type { MountTable } from "../mounts.js";
@@ -49,40 +50,66 @@ export function createSysBackend(core: SysCore): Backend {
 }
 
 function miscPaths(core: SysCore): PathDef[] {
+  // Vault's fields are comma-separated string lists; `path` is the older name of `paths`.
+  const pathFields = { paths: { type: "string_list" as const }, path: { type: "string_list" as const } };
   const capabilities = async (req: LogicalRequest, policies: string[], metadata: Record<string, string>) => {
     const raw = req.data.paths ?? req.data.path;
-    const paths = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw.filter((p) => typeof p === "string") : [];
+    const paths = Array.isArray(raw) ? raw.filter((p): p is string => typeof p === "string") : [];
     if (paths.length === 0) throw badRequest('missing required field "paths"');
     const acl = await core.services.policies.aclFor(policies);
-    const data: Record<string, unknown> = {};
+    const byPath = new Map<string, string[]>();
     for (const p of paths) {
       const caps = policies.includes("root") ? ["root"] : acl.check(p, "read", { metadata }).capabilities;
-      data[p] = caps.length ? caps : ["deny"];
+      // Sorted, as Vault answers.
+      byPath.set(p, caps.length ? [...caps].sort() : ["deny"]);
     }
-    if (paths.length === 1) data.capabilities = data[paths[0]];
-    return { data };
+    // Vault's older clients read a single path's answer from `capabilities`.
+    if (paths.length === 1) byPath.set("capabilities", byPath.get(paths[0]) ?? ["deny"]);
+    // fromEntries: a path named like an Object.prototype key stays a plain field.
+    return mirroredResponse(Object.fromEntries(byPath));
   };
   return [
     {
       pattern: "metrics",
+      fields: { format: { type: "string", description: '"prometheus" for the text exposition; default: Vault\'s JSON' } },
       ops: {
-        read: async () => ({
-          raw: { contentType: core.metrics.contentType, body: await core.metrics.text() },
-        }),
+        read: async (req) => {
+          const format = req.data.format ?? "";
+          if (format === "prometheus") {
+            return { raw: { contentType: core.metrics.contentType, body: await core.metrics.text() } };
+          }
+          if (format !== "") throw badRequest(`metric response format "${String(format)}" unknown: use "prometheus" or none`);
+          return rawJson(await core.metrics.json());
+        },
       },
     },
     {
       pattern: "capabilities-self",
+      fields: pathFields,
       ops: { update: async (req) => capabilities(req, req.auth?.policies ?? [], req.auth?.metadata ?? {}) },
     },
     {
       pattern: "capabilities",
       sudo: true,
-      fields: { token: { type: "string" } },
+      fields: { token: { type: "string" }, ...pathFields },
       ops: {
         update: async (req) => {
           const entry = typeof req.data.token === "string" ? await core.services.tokens.lookup(req.data.token) : undefined;
           if (!entry) throw badRequest("invalid token");
+          return capabilities(req, entry.policies, entry.metadata);
+        },
+      },
+    },
+    {
+      pattern: "capabilities-accessor",
+      sudo: true,
+      fields: { accessor: { type: "string" }, ...pathFields },
+      ops: {
+        update: async (req) => {
+          const accessor = req.data.accessor;
+          if (typeof accessor !== "string" || accessor === "") throw badRequest('missing required field "accessor"');
+          const entry = await core.services.tokens.lookupByAccessor(accessor);
+          if (!entry) throw badRequest("invalid accessor");
           return capabilities(req, entry.policies, entry.metadata);
         },
       },
@@ -110,7 +137,12 @@ function miscPaths(core: SysCore): PathDef[] {
     },
     {
       pattern: "key-status",
-      ops: { read: async () => ({ data: { term: core.barrier.activeTerm() } }) },
+      ops: {
+        read: async () => {
+          const { term, installTime } = core.barrier.keyStatus();
+          return mirroredResponse({ term, install_time: installTime });
+        },
+      },
     },
   ];
 }

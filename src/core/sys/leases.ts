@@ -23,7 +23,7 @@ export function describeLease(lease: LeaseEntry) {
   };
 }
 
-/** sys/leases/*: lookup, renew, revoke, revoke-prefix, revoke-force (and Vault's older sys/renew, sys/revoke). */
+/** sys/leases/*: lookup, renew, revoke, revoke-prefix, revoke-force (and Vault's older sys/renew, sys/revoke, sys/revoke-prefix, sys/revoke-force). */
 export function leasePaths(core: SysCore): PathDef[] {
   const leases = () => core.services.leases;
   const renew = async (req: LogicalRequest) => {
@@ -32,10 +32,13 @@ export function leasePaths(core: SysCore): PathDef[] {
     const now = Math.floor(Date.now() / 1000);
     return { data: undefined, leaseInfo: { leaseId: lease.leaseId, renewable: lease.renewable, ttl: lease.expireTime - now } };
   };
+  // Vault answers 204 for a lease it does not know: revoking is idempotent, and the lease may have just expired.
   const revoke = async (req: LogicalRequest) => {
-    const id = leaseId(req);
-    if (!(await leases().lookup(id))) throw badRequest("invalid lease");
-    await leases().revoke(id);
+    await leases().revoke(leaseId(req));
+    return {};
+  };
+  const revokePrefix = (force: boolean) => async (req: LogicalRequest) => {
+    await leases().revokePrefix(req.params.prefix, { force });
     return {};
   };
   const leaseFields = { lease_id: { type: "string" as const }, increment: { type: "duration" as const } };
@@ -70,25 +73,10 @@ export function leasePaths(core: SysCore): PathDef[] {
     { pattern: "leases/revoke/*lease_id", fields: leaseFields, ops: { update: revoke } },
     { pattern: "revoke", fields: leaseFields, ops: { update: revoke } },
     { pattern: "revoke/*lease_id", fields: leaseFields, ops: { update: revoke } },
-    {
-      pattern: "leases/revoke-prefix/*prefix",
-      sudo: true,
-      ops: {
-        update: async (req) => {
-          await leases().revokePrefix(req.params.prefix);
-          return {};
-        },
-      },
-    },
-    {
-      pattern: "leases/revoke-force/*prefix",
-      sudo: true,
-      ops: {
-        update: async (req) => {
-          await leases().revokePrefix(req.params.prefix, { force: true });
-          return {};
-        },
-      },
-    },
+    // sys/revoke-prefix and sys/revoke-force are the older names Vault still serves.
+    { pattern: "leases/revoke-prefix/*prefix", sudo: true, ops: { update: revokePrefix(false) } },
+    { pattern: "revoke-prefix/*prefix", sudo: true, ops: { update: revokePrefix(false) } },
+    { pattern: "leases/revoke-force/*prefix", sudo: true, ops: { update: revokePrefix(true) } },
+    { pattern: "revoke-force/*prefix", sudo: true, ops: { update: revokePrefix(true) } },
   ];
 }

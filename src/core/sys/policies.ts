@@ -1,8 +1,9 @@
+import { mirroredResponse } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
 import type { PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
 
-/** sys/policies/acl (current API) and sys/policy (the older one that many Vault clients still call). */
+/** sys/policies/acl (current API) and sys/policy (the older one that many Vault clients still call, reading its fields at the top level). */
 export function policyPaths(core: SysCore): PathDef[] {
   const store = () => core.services.policies;
   const read = async (name: string) => {
@@ -40,7 +41,7 @@ export function policyPaths(core: SysCore): PathDef[] {
       ops: {
         read: async () => {
           const names = await store().list();
-          return { data: { keys: names, policies: names } };
+          return mirroredResponse({ keys: names, policies: names });
         },
       },
     },
@@ -50,7 +51,7 @@ export function policyPaths(core: SysCore): PathDef[] {
       ops: {
         read: async (req) => {
           const p = await read(req.params.name);
-          return { data: { name: p.name, rules: p.text } };
+          return mirroredResponse({ name: p.name, rules: p.text });
         },
         update: async (req) => write(req.params.name, req.data.policy ?? req.data.rules),
         delete: async (req) => {
