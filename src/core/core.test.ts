@@ -23,7 +23,7 @@ async function coreWith(policies: string[]) {
     seal: { type: "shamir" },
     storageType: "memory",
     logger: recordingLogger(),
-    backends: { granting: grantingBackend(policies) },
+    backends: { mounts: {}, auth: { granting: grantingBackend(policies) } },
   });
   await core.initialize({ secretShares: 1, secretThreshold: 1 });
   await core.services.mounts.enable("auth", "granting", { type: "granting" });

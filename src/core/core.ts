@@ -8,7 +8,7 @@ import { envelope, type Envelope } from "./envelope.js";
 import { coerceFields } from "./fields.js";
 import { createLeaseManager } from "./leases/manager.js";
 import { createMetrics } from "./metrics.js";
-import { createMountTable, type BackendRegistry } from "./mounts.js";
+import { createMountTable, effectiveLeaseTtls, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
 import { cidrAllows } from "./net.js";
 import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
@@ -22,8 +22,6 @@ import type { StorageView } from "../storage/types.js";
 import type { LeaseEntry, LeaseManager, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
 import type { AuditRequest, AuditResponse } from "./audit/types.js";
 
-/** Vault's system-wide default and maximum lease TTL: 32 days. */
-export const SYSTEM_MAX_TTL = 768 * 3600;
 
 export interface CoreOptions {
   physical: PhysicalStore;
@@ -190,7 +188,7 @@ export function createCore(opts: CoreOptions) {
       transaction: (fn) => sysView.transaction((tx) => fn(tx.sub("token/"), tx.sub("expire/"))),
       mountMaxTtl: (path) => {
         const mount = router.mountFor(path);
-        return mount ? ttlLimits(mount).maxTtl : SYSTEM_MAX_TTL;
+        return mount ? ttlLimits(mount).maxTtl : SYSTEM_LEASE_TTL;
       },
       mountUuid: (path) => router.mountFor(path)?.entry.uuid,
       // Vault destroys a token's cubbyhole, and any response it wraps, with the token.
@@ -488,9 +486,7 @@ export function createCore(opts: CoreOptions) {
   }
 
   function ttlLimits(mount: MountedBackend) {
-    const maxTtl = mount.entry.config.max_lease_ttl || SYSTEM_MAX_TTL;
-    const defaultTtl = Math.min(mount.entry.config.default_lease_ttl || SYSTEM_MAX_TTL, maxTtl);
-    return { defaultTtl, maxTtl };
+    return effectiveLeaseTtls(mount.entry.config);
   }
 
   return core;

@@ -27,13 +27,13 @@ const leaseIdOf = (res: ApiResponse) => (res.body && "lease_id" in res.body ? re
 
 const cubbyhole: BackendFactory = (): Backend => ({ paths: [] });
 
-async function initialised(backends: Record<string, BackendFactory>) {
+async function initialised(mounts: Record<string, BackendFactory>) {
   const core = createCore({
     physical: createMemoryStore(),
     seal: { type: "shamir" },
     storageType: "memory",
     logger: recordingLogger(),
-    backends,
+    backends: { mounts, auth: {} },
   });
   const { keys, rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
   const call = (method: string, path: string, body: Record<string, unknown> = {}) =>

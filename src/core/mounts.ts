@@ -9,7 +9,8 @@ import type { TokenStore } from "./tokens/store.js";
 import type { BackendFactory, LeaseManager, Logger } from "./types.js";
 
 /** Backend factories by mount type (`kv`, `kubernetes`, ...). */
-export type BackendRegistry = Record<string, BackendFactory>;
+/** The factories of every mountable type, per table: `kubernetes` is both an auth method and a secrets engine. */
+export type BackendRegistry = { mounts: Record<string, BackendFactory>; auth: Record<string, BackendFactory> };
 
 /** Vault's system-wide default and maximum lease TTL, 32 days: what a mount's 0 stands for. */
 export const SYSTEM_LEASE_TTL = 768 * 3600;
@@ -103,10 +104,10 @@ export function createMountTable(deps: MountTableDeps) {
       // Read from the entry each time, so a tune reaches the backend at its next request.
       config: {
         get defaultLeaseTtl() {
-          return entry.config.default_lease_ttl;
+          return effectiveLeaseTtls(entry.config).defaultTtl;
         },
         get maxLeaseTtl() {
-          return entry.config.max_lease_ttl;
+          return effectiveLeaseTtls(entry.config).maxTtl;
         },
         get options() {
           return entry.options;
@@ -114,7 +115,7 @@ export function createMountTable(deps: MountTableDeps) {
       },
       logger,
     };
-    const factory = registry[entry.type];
+    const factory = registry[entry.table][entry.type];
     const backend =
       entry.type === "token" ? createTokenBackend({ tokens: deps.tokens }) : factory ? await factory(ctx) : undefined;
     if (!backend) throw badRequest(`unknown ${tableNoun(entry.table)} type "${entry.type}"`);
@@ -142,7 +143,7 @@ export function createMountTable(deps: MountTableDeps) {
     const mountPath = fullPath(table, path);
     checkFree(table, mountPath);
     if (SINGLETON_TYPES.has(params.type)) throw badRequest(`mount type of "${params.type}" is not mountable`);
-    if (!registry[params.type]) throw badRequest(`unknown ${tableNoun(table)} type "${params.type}"`);
+    if (!registry[table][params.type]) throw badRequest(`unknown ${tableNoun(table)} type "${params.type}"`);
     const entry = newEntry(table, mountPath, params);
     await instantiate(entry);
     tables[table] = [...tables[table], entry];
@@ -295,7 +296,7 @@ export function createMountTable(deps: MountTableDeps) {
         await save("auth");
       }
       // Only once the engine exists: a table that names a type no factory makes would fail every unseal.
-      if (registry.cubbyhole && !tables.mounts.some((e) => e.type === "cubbyhole")) {
+      if (registry.mounts.cubbyhole && !tables.mounts.some((e) => e.type === "cubbyhole")) {
         tables.mounts.push(newEntry("mounts", "cubbyhole/", CUBBYHOLE));
         await save("mounts");
       }

@@ -165,7 +165,7 @@ export interface PathDef {
 export interface BackendContext {
   storage: StorageView;
   mountPath: string;
-  /** Mount-level config such as default/max lease TTLs, seconds. */
+  /** Mount-level config: the default and max lease TTLs in force (seconds; the system's where the mount sets none), its options. */
   config: { defaultLeaseTtl: number; maxLeaseTtl: number; options: Record<string, string> };
   logger: Logger;
 }

@@ -8,6 +8,7 @@ import type { BackendRegistry } from "../core/mounts.js";
 import type { Logger } from "../core/types.js";
 import { kubernetesBackendFactory } from "../auth/kubernetes/index.js";
 import { cubbyholeBackendFactory } from "../secrets/cubbyhole/index.js";
+import { kubernetesSecretsBackendFactory } from "../secrets/kubernetes/index.js";
 import { kvBackendFactory, kvV2BackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { createSqliteStore } from "../storage/sqlite.js";
@@ -26,10 +27,13 @@ export interface ServerOptions {
 
 /** Every secrets engine and auth method type latchkey can mount; a new one is one line here. */
 export const BACKENDS: BackendRegistry = {
-  kv: kvBackendFactory,
-  "kv-v2": kvV2BackendFactory,
-  cubbyhole: cubbyholeBackendFactory,
-  kubernetes: kubernetesBackendFactory,
+  mounts: {
+    kv: kvBackendFactory,
+    "kv-v2": kvV2BackendFactory,
+    cubbyhole: cubbyholeBackendFactory,
+    kubernetes: kubernetesSecretsBackendFactory,
+  },
+  auth: { kubernetes: kubernetesBackendFactory },
 };
 
 export interface RunningServer {

@@ -359,7 +359,7 @@ export async function secretsEngine(options: Record<string, string> = {}) {
     seal: { type: "shamir" },
     storageType: "memory",
     logger,
-    backends: { kubernetes: kubernetesSecretsBackendFactory },
+    backends: { mounts: { kubernetes: kubernetesSecretsBackendFactory }, auth: {} },
     leaseTickMs: 250,
   });
   const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });

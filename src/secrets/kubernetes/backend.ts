@@ -57,7 +57,8 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
         files,
         logger: ctx.logger,
         mountId: ownId,
-        limits: { defaultLeaseTtl: ctx.config.defaultLeaseTtl, maxLeaseTtl: ctx.config.maxLeaseTtl },
+        // The mount's live limits: a tune applies from the next request.
+        limits: ctx.config,
         now,
       }),
     ],

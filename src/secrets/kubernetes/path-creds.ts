@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { SYSTEM_MAX_TTL } from "../../core/core.js";
 import { badRequest } from "../../core/errors.js";
 import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { quoted, stringList } from "../../auth/kubernetes/input.js";
@@ -159,9 +158,9 @@ async function namespaceFor(
 
 /** The request's TTL, else the role's default, else the mount's; capped by the role's and the mount's maximum. */
 function leaseTtl(role: EngineRole, requested: unknown, limits: CredsDeps["limits"]): number {
-  const mountMax = limits.maxLeaseTtl || SYSTEM_MAX_TTL;
+  const mountMax = limits.maxLeaseTtl;
   const max = Math.min(role.tokenMaxTtl || mountMax, mountMax);
-  const fallback = role.tokenDefaultTtl || Math.min(limits.defaultLeaseTtl || SYSTEM_MAX_TTL, mountMax);
+  const fallback = role.tokenDefaultTtl || limits.defaultLeaseTtl;
   const ttl = typeof requested === "number" && requested > 0 ? requested : fallback;
   return Math.min(ttl, max);
 }

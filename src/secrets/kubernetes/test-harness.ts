@@ -120,15 +120,18 @@ export async function engineCore(cluster: FakeCluster, opts: { files?: Record<st
     storageType: "memory",
     logger,
     backends: {
-      kubernetes: (ctx) =>
-        createKubernetesSecretsBackend(ctx, {
-          clients,
-          read,
-          files: { tokenPath: TOKEN_PATH, caPath: CA_PATH },
-          env: {},
-          now: opts.now,
-          reconcileIntervalMs: 0,
-        }),
+      mounts: {
+        kubernetes: (ctx) =>
+          createKubernetesSecretsBackend(ctx, {
+            clients,
+            read,
+            files: { tokenPath: TOKEN_PATH, caPath: CA_PATH },
+            env: {},
+            now: opts.now,
+            reconcileIntervalMs: 0,
+          }),
+      },
+      auth: {},
     },
   });
   const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });

@@ -1,4 +1,3 @@
-import { SYSTEM_MAX_TTL } from "../../core/core.js";
 import { parseDuration } from "../../core/tokens/duration.js";
 import type { Backend, BackendContext } from "../../core/types.js";
 import { type SecretData, passthroughPaths } from "./passthrough.js";
@@ -36,8 +35,7 @@ export function leaseDuration(data: SecretData, config: KvV1Config): number {
       // Vault ignores a stored ttl it cannot parse and falls back to the default.
     }
   }
-  const max = config.maxLeaseTtl || SYSTEM_MAX_TTL;
-  return Math.min(config.defaultLeaseTtl || SYSTEM_MAX_TTL, max);
+  return config.defaultLeaseTtl;
 }
 
 /** Vault's kv v1 reads `ttl`, then `lease`; an empty string counts as unset. */
