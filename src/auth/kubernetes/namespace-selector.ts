@@ -1,7 +1,7 @@
 import { parse as parseYaml } from "yaml";
 import { badRequest } from "../../core/errors.js";
 import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
-import { isRecord } from "./input.js";
+import { isRecord } from "../../core/input.js";
 
 const FIELD = "bound_service_account_namespace_selector";
 const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;

@@ -2,7 +2,7 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { badRequest } from "../../core/errors.js";
 import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
 import type { PolicyRule } from "../../kube/types.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import type { KubeRoleKind } from "./types.js";
 
 const FIELD = "generated_role_rules";
