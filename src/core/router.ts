@@ -1,3 +1,4 @@
+import { parseBool } from "./parse-bool.js";
 import type { Backend, Operation, PathDef } from "./types.js";
 
 /** A backend mounted at a path, with its compiled routes. */
@@ -125,12 +126,20 @@ export function createRouter() {
 
 export type Router = ReturnType<typeof createRouter>;
 
-/** Maps an HTTP method (and `?list=true`) to the logical operation; undefined = not allowed. */
-export function operationFor(method: string, listQuery: boolean): Operation | undefined {
+/**
+ * Maps an HTTP method to the logical operation, as Vault does: `LIST`, or `GET`
+ * with `?list=` true in any spelling Go's ParseBool takes (an empty value is no
+ * flag; anything else is 400), is a list; `HEAD` reads, so that load balancers
+ * can probe `sys/health`. `undefined` = method not allowed.
+ */
+export function operationFor(method: string, list: string | undefined): Operation | undefined {
   switch (method) {
-    // Vault's LIST method never arrives: Node's HTTP parser rejects it, so lists are `GET ?list=true`.
     case "GET":
-      return listQuery ? "list" : "read";
+      return list !== undefined && list !== "" && parseBool(list, 'query parameter "list"') ? "list" : "read";
+    case "LIST":
+      return "list";
+    case "HEAD":
+      return "read";
     case "POST":
     case "PUT":
       return "update";

@@ -4,6 +4,7 @@ import { badRequest, LatchkeyError } from "../core/errors.js";
 import { depthMessage, exceedsDepth, jsonChildren } from "../core/json-depth.js";
 import type { Logger } from "../core/types.js";
 import type { ListenerConfig } from "./config.js";
+import { isListRequest } from "./list-method.js";
 import { answerClientError, createListenerServer, errorBody } from "./listener.js";
 
 export interface AppOptions {
@@ -32,8 +33,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // shape, before any route or the error handler runs, unless this is set.
     frameworkErrors: (err: FastifyError, _req, reply) => sendFrameworkError(err, reply),
   });
-  // Vault also accepts the LIST method; Node's HTTP parser rejects methods it does not
-  // know, so latchkey takes lists as `GET ...?list=true`, which Vault clients also send.
 
   let closing = false;
   app.addHook("preClose", async () => {
@@ -41,6 +40,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook("onRequest", async (_req, reply) => {
     if (closing) return reply.code(503).header("connection", "close").send(errorBody("latchkey is shutting down"));
+  });
+
+  // Vault answers JSON as exactly `application/json`, and some clients (@litehex/node-vault)
+  // refuse anything else; fastify appends `; charset=utf-8` to every JSON type it sends,
+  // its own errors included, so the parameter comes off here, once for every response.
+  app.addHook("onSend", (_req, reply, payload, done) => {
+    const type = reply.getHeader("content-type");
+    if (typeof type === "string" && type.startsWith("application/json;")) reply.header("content-type", "application/json");
+    done(null, payload);
   });
 
   // Vault clients send JSON with or without a content type, and often an empty body.
@@ -92,7 +100,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         if (!reply.raw.writableFinished) controller.abort();
       });
       const res = await opts.core.handle({
-        method: req.method,
+        // A LIST arrives as GET (list-method.ts) and goes on as the LIST it was.
+        method: isListRequest(req.raw) ? "LIST" : req.method,
         path: params["*"],
         query: flattenQuery(req.query),
         body: (body as Record<string, unknown> | undefined) ?? {},
@@ -112,7 +121,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
 function sendFrameworkError(err: FastifyError, reply: FastifyReply) {
   const message = err.code === "FST_ERR_BAD_URL" ? "invalid request path: malformed percent-encoding" : err.message;
-  return reply.code(err.statusCode ?? 400).send(errorBody(message));
+  // This reply runs no hooks, so the onSend hook cannot take fastify's charset off;
+  // a Buffer body keeps the content type as set.
+  return reply
+    .code(err.statusCode ?? 400)
+    .type("application/json")
+    .send(Buffer.from(JSON.stringify(errorBody(message))));
 }
 
 /** `X-Vault-Token` or `Authorization: Bearer`, as Vault accepts both. */

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { ListenerConfig } from "./config.js";
+import { acceptListMethod, withListRequests } from "./list-method.js";
 
 /** Vault's error envelope; every response latchkey sends, from any layer, has this shape. */
 export const errorBody = (message: string) => ({ errors: [message] });
@@ -27,8 +28,10 @@ export function createListenerServer(
     connectionsCheckingInterval: checkingInterval(limits),
   };
   const server = tls
-    ? createHttpsServer({ ...options, ...tls, handshakeTimeout: limits.readHeaderTimeoutMs }, handler)
-    : createHttpServer(options, handler);
+    ? createHttpsServer({ ...options, ...tls, handshakeTimeout: limits.readHeaderTimeoutMs }, withListRequests(handler))
+    : createHttpServer(options, withListRequests(handler));
+  // Vault's LIST method, which Node's HTTP parser refuses; see list-method.ts.
+  acceptListMethod(server, tls ? "secureConnection" : "connection");
   // Node closes connections accepted beyond this at once, before reading a byte.
   server.maxConnections = limits.maxConnections;
   return server;
@@ -40,8 +43,8 @@ function checkingInterval(limits: Limits): number {
 
 /**
  * Answers what Node's HTTP parser refused before fastify saw a request (a
- * timeout, oversized headers, an unknown method such as Vault's LIST) in
- * Vault's envelope, then closes the connection, as Node itself would.
+ * timeout, oversized headers, a method it does not know) in Vault's envelope,
+ * then closes the connection, as Node itself would.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === "ECONNRESET" || socket.destroyed) return;
@@ -66,7 +69,7 @@ function clientErrorResponse(code: string | undefined): [number, string, string]
     case "HPE_HEADER_OVERFLOW":
       return [431, "Request Header Fields Too Large", "request headers too large"];
     case "HPE_INVALID_METHOD":
-      return [400, "Bad Request", "unsupported HTTP method: latchkey takes lists as GET with ?list=true"];
+      return [400, "Bad Request", "unsupported HTTP method"];
     default:
       return [400, "Bad Request", "malformed HTTP request"];
   }

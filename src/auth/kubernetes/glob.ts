@@ -1,4 +1,4 @@
-import { badRequest } from "./errors.js";
+import { badRequest } from "../../core/errors.js";
 
 /**
  * Vault's `strutil.GlobbedStringsMatch`-style glob: `*` matches any run of
