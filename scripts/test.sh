@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What `npm test` runs: build, unit tests, then the HTTP, end-to-end and
-# integration suites against a real Kubernetes API server.
+# What `npm test` runs: build, unit tests, then the HTTP, end-to-end,
+# compatibility (real Vault clients) and integration suites, the last against
+# a real Kubernetes API server.
 #
 # By default it starts the local control plane of scripts/k8s-test-cluster.sh
 # (building kube-apiserver once per machine) and stops it afterwards if it
@@ -32,6 +33,42 @@ run_vitest() {
   local report=$1; shift
   npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 }
+
+# The compatibility suite (test/compat) drives latchkey with real Vault clients:
+# Debian's python3-hvac and curl. Installed as scripts/k8s-test-cluster.sh
+# installs its tools: only what is missing, apt-get's chatter kept in a log
+# that is shown on failure. An install that fails is not fatal here: the
+# suite's own tests then fail saying what is missing.
+APT_LOG="${TMPDIR:-/tmp}/latchkey-test-apt.log"
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+# ensure_packages CMD:PACKAGE ... installs PACKAGE when CMD (a command name or
+# an absolute path) is missing.
+ensure_packages() {
+  local missing=() pair cmd pkg
+  for pair in "$@"; do
+    cmd="${pair%%:*}"
+    pkg="${pair#*:}"
+    if [[ "$cmd" == /* ]]; then
+      [ -e "$cmd" ] && continue
+    else
+      command -v "$cmd" >/dev/null 2>&1 && continue
+    fi
+    missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "[test] apt-get install ${missing[*]}"
+  # A list that fails to refresh (a third-party repository out of reach) is
+  # not fatal: the install says whether what we need was found.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update >>"$APT_LOG" 2>&1 || true
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$APT_LOG" 2>&1; then
+    tail -n 30 "$APT_LOG" >&2
+    echo "[test] warning: could not install ${missing[*]} (full output in $APT_LOG); test/compat will fail" >&2
+  fi
+}
+# hvac is a Python module, not a command: its Debian package is found by its directory.
+ensure_packages /usr/lib/python3/dist-packages/hvac:python3-hvac curl:curl
 
 # Unit tests first: they need no cluster, and a failure stops here.
 if ! run_vitest "$results/unit.json" --project unit; then

@@ -16,7 +16,7 @@ import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
 import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
-import { createWrapping, parseWrapTtl, type WrapInfo } from "./wrapping.js";
+import { createWrapping, invalidWrappingToken, parseWrapTtl, type WrapInfo } from "./wrapping.js";
 import type { TokenAuthResult } from "./tokens/types.js";
 import type { StorageView } from "../storage/types.js";
 import type { LeaseEntry, LeaseManager, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
@@ -237,7 +237,8 @@ export function createCore(opts: CoreOptions) {
     try {
       const path = normalisePath(req.path);
       trail.path = path;
-      trail.operation = operationFor(req.method, req.query.list);
+      const listQuery = req.query.list === "true" || req.query.list === "1";
+      trail.operation = operationFor(req.method, listQuery);
       if (!trail.operation) throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
       if (trail.operation === "read" || trail.operation === "list") trail.data = withoutListFlag(req.query);
       if (barrier.isSealed() && !SEALED_PATHS.has(path)) throw sealed();
@@ -247,7 +248,7 @@ export function createCore(opts: CoreOptions) {
       trail.mount = mount;
       // Authenticate before routing reveals anything (Vault's order): without a
       // valid token, a missing mount and a missing path answer the same 403.
-      if (!match?.def.unauthenticated) trail.auth = await authenticate(req);
+      if (!match?.def.unauthenticated) trail.auth = await authenticateFor(req, path);
       if (!mount) throw notFound(`no handler for route "${path}": no mount at this path`);
       mountType = mount.entry.type;
       if (!match) throw notFound(`unsupported path "${path}"`);
@@ -394,6 +395,21 @@ export function createCore(opts: CoreOptions) {
 
   /** The system backend's own view; its paths mostly use core services instead. */
   const sysStorage = barrier.view("sys/system/");
+
+  /**
+   * Vault checks a wrapping token before the token check of sys/wrapping/unwrap:
+   * a spent or unknown one sent as the client token is a 400 naming it, not a 403.
+   */
+  async function authenticateFor(req: ApiRequest, path: string): Promise<TokenEntry> {
+    try {
+      return await authenticate(req);
+    } catch (err) {
+      if (path === "sys/wrapping/unwrap" && req.token && err instanceof LatchkeyError && err.status === 403) {
+        throw invalidWrappingToken();
+      }
+      throw err;
+    }
+  }
 
   async function authenticate(req: ApiRequest): Promise<TokenEntry> {
     if (!req.token) throw permissionDenied("missing client token");

@@ -1,3 +1,5 @@
+import { Parser, type CST } from "yaml";
+
 /**
  * Vault 1.18's listener default for `max_json_depth`. Deeper documents are
  * refused before any recursive code (JSON.stringify in the storage view, KV
@@ -56,3 +58,24 @@ export function textExceedsDepth(text: string, limit: number): boolean {
   }
   return false;
 }
+
+/**
+ * Whether a YAML (or JSON) text nests collections more than `limit` deep.
+ * yaml's composer recurses once per level: a document some thousands deep
+ * overflows the stack, and a second one took the whole process down (V8 ran
+ * out of memory compiling a regular expression). So depth is measured first,
+ * on the syntax tree of yaml's CST parser, which builds it without recursion.
+ */
+export function yamlExceedsDepth(text: string, limit: number): boolean {
+  for (const token of new Parser().parse(text)) {
+    const root = token.type === "document" ? token.value : token;
+    if (exceedsDepth(root, limit, cstChildren)) return true;
+  }
+  return false;
+}
+
+/** Block maps, block sequences and flow collections nest, as objects and arrays do in JSON. */
+const cstChildren: ChildrenOf<CST.Token | null | undefined> = (token) => {
+  if (token?.type !== "block-map" && token?.type !== "block-seq" && token?.type !== "flow-collection") return undefined;
+  return token.items.flatMap((item) => [item.key, item.value]);
+};

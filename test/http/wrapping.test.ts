@@ -56,8 +56,10 @@ describe("sys/wrapping/unwrap", () => {
     const first = await s.request("POST", "sys/wrapping/unwrap", { token });
     expect(first.status).toBe(200);
     expect(first.json.data.data).toEqual({ password: "hunter2" });
+    // Vault names the wrapping token rather than refusing the client token.
     const second = await s.request("POST", "sys/wrapping/unwrap", { token });
-    expect(second.status).toBe(403);
+    expect(second.status).toBe(400);
+    expect(second.json.errors).toEqual(["wrapping token is not valid or does not exist"]);
   });
 
   it("hands the response out once, to another token naming it in the body", async () => {
@@ -101,6 +103,8 @@ describe("sys/wrapping/lookup, rewrap and wrap", () => {
     const lookup = await s.request("POST", "sys/wrapping/lookup", { token: null, body: { token } });
     expect(lookup.status).toBe(200);
     expect(lookup.json.data).toMatchObject({ creation_path: "secret/data/app", creation_ttl: 300 });
+    const asClientToken = await s.request("POST", "sys/wrapping/lookup", { token });
+    expect(asClientToken.json.data).toEqual(lookup.json.data);
     expect((await s.request("POST", "sys/wrapping/unwrap", { token })).status).toBe(200);
     expect((await s.request("POST", "sys/wrapping/lookup", { token: null, body: { token } })).status).toBe(400);
   });

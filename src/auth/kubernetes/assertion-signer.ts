@@ -4,7 +4,7 @@ import { upstreamError } from "../../core/errors.js";
 import { assertionAlgorithm } from "./access-keys.js";
 import { ASSERTION_ISSUER, ASSERTION_TYPE } from "./assertion.js";
 import { serviceAccountUsername } from "./claims.js";
-import { privateKeyOf } from "./input.js";
+import { privateKeyOf } from "../../core/input.js";
 import type { ServiceAccountClaims, VerifiedIdentity } from "./types.js";
 import { verifyWithCluster, type Cluster, type VerifyOptions } from "./verify.js";
 

@@ -4,7 +4,7 @@ import { permissionDenied } from "../../core/errors.js";
 import { assertionAlgorithm } from "./access-keys.js";
 import { ASSERTION_ISSUER, ASSERTION_TYPE, MAX_ASSERTION_SECONDS } from "./assertion.js";
 import { serviceAccountUsername } from "./claims.js";
-import { isRecord } from "./input.js";
+import { isRecord } from "../../core/input.js";
 import type { VerifiedIdentity } from "./types.js";
 
 export interface AssertionExpectation {

@@ -1,5 +1,5 @@
 import { badRequest, permissionDenied } from "../../core/errors.js";
-import { isRecord } from "./input.js";
+import { isRecord } from "../../core/input.js";
 import type { ServiceAccountClaims, ServiceAccountIdentity } from "./types.js";
 
 /** Kubernetes signs service-account tokens with RSA or ECDSA keys; HMAC and `none` are never accepted. */

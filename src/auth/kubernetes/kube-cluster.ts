@@ -3,7 +3,7 @@ import { LatchkeyError, permissionDenied, upstreamError } from "../../core/error
 import type { Logger } from "../../core/types.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../kube/client.js";
 import { KubeApiError, KubeUnavailableError, redact } from "../../kube/errors.js";
-import { isRecord } from "./input.js";
+import { isRecord } from "../../core/input.js";
 import type { LocalServiceAccountFiles } from "./local-files.js";
 import type { ClusterConfig, ClusterConnection, ClusterConnector, ReviewResult } from "./types.js";
 

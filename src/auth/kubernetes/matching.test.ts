@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkStarAlone, globMatch } from "./glob.js";
+import { checkStarAlone, globMatch } from "../../core/glob.js";
 import { parseNamespaceSelector, selectorMatches } from "./namespace-selector.js";
 
 describe("globMatch", () => {

@@ -1,7 +1,7 @@
-import { Parser, parse as parseYaml, type CST } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { badRequest } from "../../core/errors.js";
-import { DEFAULT_MAX_JSON_DEPTH, depthMessage, exceedsDepth, type ChildrenOf } from "../../core/json-depth.js";
-import { isRecord } from "./input.js";
+import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
+import { isRecord } from "../../core/input.js";
 
 const FIELD = "bound_service_account_namespace_selector";
 const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
@@ -27,7 +27,7 @@ const invalid = (why: string) => badRequest(`invalid "${FIELD}": ${why}`);
  * `bound_service_account_namespaces` says that explicitly.
  */
 export function parseNamespaceSelector(text: string): LabelSelector {
-  if (tooDeep(text)) throw invalid(depthMessage(DEFAULT_MAX_JSON_DEPTH));
+  if (yamlExceedsDepth(text, DEFAULT_MAX_JSON_DEPTH)) throw invalid(depthMessage(DEFAULT_MAX_JSON_DEPTH));
   let doc: unknown;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
@@ -46,26 +46,6 @@ export function parseNamespaceSelector(text: string): LabelSelector {
   }
   return { matchLabels, matchExpressions };
 }
-
-/**
- * yaml's composer recurses once per level: a selector some thousands deep
- * overflows the stack, and a second one took the whole process down (V8 ran
- * out of memory compiling a regular expression). So depth is measured first,
- * on the syntax tree of yaml's CST parser, which builds it without recursion.
- */
-function tooDeep(text: string): boolean {
-  for (const token of new Parser().parse(text)) {
-    const root = token.type === "document" ? token.value : token;
-    if (exceedsDepth(root, DEFAULT_MAX_JSON_DEPTH, cstChildren)) return true;
-  }
-  return false;
-}
-
-/** Block maps, block sequences and flow collections nest, as objects and arrays do in JSON. */
-const cstChildren: ChildrenOf<CST.Token | null | undefined> = (token) => {
-  if (token?.type !== "block-map" && token?.type !== "block-seq" && token?.type !== "flow-collection") return undefined;
-  return token.items.flatMap((item) => [item.key, item.value]);
-};
 
 function labelsOf(value: unknown): Record<string, string> {
   if (value === undefined || value === null) return {};

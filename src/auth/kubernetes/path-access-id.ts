@@ -1,7 +1,7 @@
 import { badRequest, notFound } from "../../core/errors.js";
 import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { ACCESS_ID_PATTERN, generateAccessKeyPair, newAccessId } from "./access-keys.js";
-import { isValidName, quoted } from "./input.js";
+import { isValidName, quoted } from "../../core/input.js";
 import { EMPTY_ROLE, ROLE_FIELDS, refuseIfSigning, roleFromInput } from "./path-role.js";
 import { deleteAccessId, deleteRole, getAccessId, getRole, listAccessIds, putAccessId, putRole } from "./store.js";
 import type { AccessIdRecord, AccessKeyType } from "./types.js";

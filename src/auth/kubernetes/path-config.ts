@@ -10,7 +10,7 @@ import {
   publicKeysOf,
   quoted,
   stringList,
-} from "./input.js";
+} from "../../core/input.js";
 import { DEFAULT_CONFIG_NAME, deleteConfig, getAccessId, getConfig, listConfigs, putConfig } from "./store.js";
 import type { ClusterConfig, ValidationMode } from "./types.js";
 import { DEFAULT_ISSUER } from "./verify.js";

@@ -3,7 +3,7 @@ import { permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger } from "../../core/types.js";
 import { redact } from "../../kube/errors.js";
 import { ALLOWED_ALGORITHMS, checkTokenTimes, serviceAccountUsername } from "./claims.js";
-import { isRecord, publicKeysOf } from "./input.js";
+import { isRecord, publicKeysOf } from "../../core/input.js";
 import { reviewCacheKey, type ReviewCache } from "./review-cache.js";
 import type { ClusterConfig, ClusterConnection, ReviewResult, ServiceAccountClaims, VerifiedIdentity } from "./types.js";
 

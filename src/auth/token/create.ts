@@ -4,7 +4,7 @@ import { policyNames } from "../../core/tokens/policies.js";
 import { nonNegativeInt, toAuthResult } from "../../core/tokens/store.js";
 import type { CreateTokenParams, TokenAuthResult, TokenStore } from "../../core/tokens/types.js";
 import type { FieldSchema, LogicalRequest, LogicalResponse, TokenType } from "../../core/types.js";
-import { matchesAny } from "../kubernetes/glob.js";
+import { matchesAny } from "../../core/glob.js";
 import { callerOf, stringList, stringMap } from "./input.js";
 import type { RoleTokenType, TokenRole } from "./roles.js";
 

@@ -4,7 +4,7 @@ import { nonNegativeInt } from "../../core/tokens/store.js";
 import { policyNames } from "../../core/tokens/policies.js";
 import type { FieldSchema, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
-import { isValidName, quoted } from "../kubernetes/input.js";
+import { isValidName, quoted } from "../../core/input.js";
 import { stringList } from "./input.js";
 
 /** Vault's token role types: `default-*` lets the request's `type` choose, falling back to the named type. */

@@ -11,15 +11,17 @@ function leaseId(req: LogicalRequest): string {
   return id;
 }
 
+/** Whole seconds a lease has left, as Vault's int64 `ttl`. */
+const secondsLeft = (lease: LeaseEntry) => Math.max(0, Math.floor(lease.expireTime - Date.now() / 1000));
+
 export function describeLease(lease: LeaseEntry) {
-  const now = Math.floor(Date.now() / 1000);
   return {
     id: lease.leaseId,
     issue_time: iso(lease.issueTime),
     expire_time: iso(lease.expireTime),
     last_renewal: iso(lease.lastRenewalTime),
     renewable: lease.renewable,
-    ttl: Math.max(0, lease.expireTime - now),
+    ttl: secondsLeft(lease),
   };
 }
 
@@ -29,8 +31,7 @@ export function leasePaths(core: SysCore): PathDef[] {
   const renew = async (req: LogicalRequest) => {
     const increment = req.data.increment === undefined ? 0 : parseDuration(req.data.increment, "increment");
     const lease = await leases().renew(leaseId(req), increment);
-    const now = Math.floor(Date.now() / 1000);
-    return { data: undefined, leaseInfo: { leaseId: lease.leaseId, renewable: lease.renewable, ttl: lease.expireTime - now } };
+    return { data: undefined, leaseInfo: { leaseId: lease.leaseId, renewable: lease.renewable, ttl: secondsLeft(lease) } };
   };
   // Vault answers 204 for a lease it does not know: revoking is idempotent, and the lease may have just expired.
   const revoke = async (req: LogicalRequest) => {

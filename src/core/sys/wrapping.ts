@@ -5,11 +5,12 @@ import type { Wrapping, WrappedResponse } from "../wrapping.js";
 
 const tokenField = { token: { type: "string" as const, description: "The wrapping token; default: the client token" } };
 
-/** The wrapping token a request names: the `token` field, else (where allowed) the client token itself. */
-function wrappingKey(req: LogicalRequest, wrapping: Wrapping, clientTokenAllowed: boolean): string {
+/** The wrapping token a request names: the `token` field, else the client token itself. */
+function wrappingKey(req: LogicalRequest, wrapping: Wrapping): string {
   const token = typeof req.data.token === "string" ? req.data.token.trim() : "";
   if (token !== "") return wrapping.keyOf(token);
-  if (clientTokenAllowed && req.auth) return req.auth.key;
+  if (req.auth) return req.auth.key;
+  if (req.clientToken) return wrapping.keyOf(req.clientToken);
   throw badRequest('missing required field "token"');
 }
 
@@ -41,22 +42,23 @@ export function wrappingPaths(core: { readonly services: { wrapping: Wrapping } 
     {
       pattern: "wrapping/unwrap",
       fields: tokenField,
-      ops: { update: async (req) => asResponse(await core.services.wrapping.unwrap(wrappingKey(req, core.services.wrapping, true))) },
+      ops: { update: async (req) => asResponse(await core.services.wrapping.unwrap(wrappingKey(req, core.services.wrapping))) },
     },
     {
       pattern: "wrapping/lookup",
-      // Vault answers lookups without a client token: the wrapping token in the body is the credential.
+      // Vault answers lookups without authenticating: the wrapping token, in the body or as the client token, is the credential.
       unauthenticated: true,
+      needsClientToken: true,
       fields: tokenField,
       ops: {
-        update: async (req) => ({ data: await core.services.wrapping.lookup(wrappingKey(req, core.services.wrapping, false)) }),
+        update: async (req) => ({ data: await core.services.wrapping.lookup(wrappingKey(req, core.services.wrapping)) }),
       },
     },
     {
       pattern: "wrapping/rewrap",
       fields: tokenField,
       ops: {
-        update: async (req) => ({ wrapInfo: await core.services.wrapping.rewrap(wrappingKey(req, core.services.wrapping, true)) }),
+        update: async (req) => ({ wrapInfo: await core.services.wrapping.rewrap(wrappingKey(req, core.services.wrapping)) }),
       },
     },
   ];

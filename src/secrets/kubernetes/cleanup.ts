@@ -1,7 +1,7 @@
 import { internalError, upstreamError } from "../../core/errors.js";
 import type { LeaseEntry, Logger } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import { targetLabel } from "./failures.js";
 import { KINDS } from "./objects.js";
 import { deleteObjects } from "./provision.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { upstreamError } from "../../core/errors.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import { DEFAULT_CA_PATH, DEFAULT_TOKEN_PATH } from "../../auth/kubernetes/local-files.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../../kube/client.js";
 import type { ClusterApi, Target, TargetClients } from "./types.js";

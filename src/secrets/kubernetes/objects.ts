@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { badRequest } from "../../core/errors.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import type { ObjectKind, ObjectRef } from "./types.js";
 
 /** Every object the engine creates carries these, so that it can be found and told apart from others. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { badRequest } from "../../core/errors.js";
 import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
-import { quoted, stringList } from "../../auth/kubernetes/input.js";
+import { quoted, stringList } from "../../core/input.js";
 import { targetCa, type GatewayFiles } from "./clusters.js";
 import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
 import { kubeFailure, targetLabel } from "./failures.js";

@@ -1,7 +1,7 @@
 import { LatchkeyError, badRequest, notFound } from "../../core/errors.js";
 import type { FieldSchema, LogicalRequest, PathDef } from "../../core/types.js";
-import { checkStarAlone } from "../../auth/kubernetes/glob.js";
-import { isValidName, quoted, stringList } from "../../auth/kubernetes/input.js";
+import { checkStarAlone } from "../../core/glob.js";
+import { isValidName, quoted, stringList } from "../../core/input.js";
 import { parseNamespaceSelector, type LabelSelector } from "../../auth/kubernetes/namespace-selector.js";
 import { listPaths } from "./list-paths.js";
 import { checkNameTemplate, metadataMap } from "./objects.js";

@@ -1,6 +1,6 @@
 import { badRequest, notFound } from "../../core/errors.js";
 import type { Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
-import { isValidName, quoted } from "../../auth/kubernetes/input.js";
+import { isValidName, quoted } from "../../core/input.js";
 import { jwtClaims } from "./clusters.js";
 import { kubeFailure, targetLabel } from "./failures.js";
 import { DEFAULT_TARGET, getTarget, putTarget } from "./store.js";

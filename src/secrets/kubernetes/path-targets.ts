@@ -1,6 +1,6 @@
 import { badRequest, notFound } from "../../core/errors.js";
 import type { FieldSchema, LogicalRequest, PathDef } from "../../core/types.js";
-import { checkCertificates, checkClientKeyPair, isValidName, pemInput, quoted } from "../../auth/kubernetes/input.js";
+import { checkCertificates, checkClientKeyPair, isValidName, pemInput, quoted } from "../../core/input.js";
 import { listPaths } from "./list-paths.js";
 import { gatewayToken, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { DEFAULT_TARGET, deleteTarget, getTarget, listIntents, getIntent, listTargets, putTarget, rolesUsingTarget } from "./store.js";

@@ -1,6 +1,6 @@
 import { badRequest } from "../../core/errors.js";
 import type { PolicyRule } from "../../kube/types.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import { parseDocument, rulesOf } from "./rules.js";
 import type { KubeRoleKind } from "./types.js";
 

@@ -1,8 +1,8 @@
-import { Parser, parse as parseYaml, parseAllDocuments, type CST } from "yaml";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { badRequest } from "../../core/errors.js";
-import { DEFAULT_MAX_JSON_DEPTH, depthMessage, exceedsDepth, type ChildrenOf } from "../../core/json-depth.js";
+import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
 import type { PolicyRule } from "../../kube/types.js";
-import { isRecord } from "../../auth/kubernetes/input.js";
+import { isRecord } from "../../core/input.js";
 import type { KubeRoleKind } from "./types.js";
 
 const FIELD = "generated_role_rules";
@@ -42,7 +42,7 @@ export function rulesOf(list: unknown[], at: string, kind: KubeRoleKind, fail: (
 export function parseDocument(text: string, field: string, all = false): unknown {
   const fail = (why: string) => badRequest(`invalid "${field}": ${why}`);
   if (text === "") throw fail("must not be empty");
-  if (tooDeep(text)) throw fail(depthMessage(DEFAULT_MAX_JSON_DEPTH));
+  if (yamlExceedsDepth(text, DEFAULT_MAX_JSON_DEPTH)) throw fail(depthMessage(DEFAULT_MAX_JSON_DEPTH));
   const options = { maxAliasCount: 10, prettyErrors: false } as const;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
@@ -79,16 +79,3 @@ function ruleOf(item: unknown, at: string, kind: KubeRoleKind, invalid: (why: st
   return { apiGroups, resources, ...(resourceNames.length > 0 && { resourceNames }), verbs };
 }
 
-/** yaml's composer recurses once per level, so depth is measured first on the CST, which is built without recursion. */
-function tooDeep(text: string): boolean {
-  for (const token of new Parser().parse(text)) {
-    const root = token.type === "document" ? token.value : token;
-    if (exceedsDepth(root, DEFAULT_MAX_JSON_DEPTH, cstChildren)) return true;
-  }
-  return false;
-}
-
-const cstChildren: ChildrenOf<CST.Token | null | undefined> = (token) => {
-  if (token?.type !== "block-map" && token?.type !== "block-seq" && token?.type !== "flow-collection") return undefined;
-  return token.items.flatMap((item) => [item.key, item.value]);
-};

@@ -1,6 +1,7 @@
+/** Checks of client input shared by backends: names, PEM material, lists. Each failure is a 400 naming the field. */
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { badRequest } from "../../core/errors.js";
-import { redact } from "../../kube/errors.js";
+import { badRequest } from "./errors.js";
+import { redact } from "../kube/errors.js";
 
 /** Vault's GenericNameRegex, for role and config names. */
 const NAME = /^\w(?:[\w.-]{0,126}\w)?$/;

@@ -1,4 +1,4 @@
-import { badRequest } from "../../core/errors.js";
+import { badRequest } from "./errors.js";
 
 /**
  * Vault's `strutil.GlobbedStringsMatch`-style glob: `*` matches any run of
