@@ -237,8 +237,7 @@ export function createCore(opts: CoreOptions) {
     try {
       const path = normalisePath(req.path);
       trail.path = path;
-      const listQuery = req.query.list === "true" || req.query.list === "1";
-      trail.operation = operationFor(req.method, listQuery);
+      trail.operation = operationFor(req.method, req.query.list);
       if (!trail.operation) throw unsupportedOperation(`unsupported HTTP method ${req.method}`);
       if (trail.operation === "read" || trail.operation === "list") trail.data = withoutListFlag(req.query);
       if (barrier.isSealed() && !SEALED_PATHS.has(path)) throw sealed();
