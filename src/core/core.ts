@@ -10,6 +10,7 @@ import { createLeaseManager } from "./leases/manager.js";
 import { createMetrics } from "./metrics.js";
 import { createMountTable, effectiveLeaseTtls, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
 import { cidrAllows } from "./net.js";
+import { parseBool } from "./parse-bool.js";
 import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
 import { createSealManager, type SealOptions } from "./seal/seal.js";
@@ -252,7 +253,9 @@ export function createCore(opts: CoreOptions) {
       mountType = mount.entry.type;
       if (!match) throw notFound(`unsupported path "${path}"`);
       // Vault's `?help=1`: what the path does and takes, to any authenticated caller.
-      if (req.query.help === "1" || req.query.help === "true") return helpResponse(match);
+      if (req.query.help !== undefined && req.query.help !== "" && parseBool(req.query.help, 'query parameter "help"')) {
+        return helpResponse(match);
+      }
       return await dispatch(req, requestId, path, trail, match, wrapTtl);
     } catch (err) {
       await auditFailure(req, requestId, trail, err);

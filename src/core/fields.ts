@@ -1,4 +1,5 @@
 import { badRequest } from "./errors.js";
+import { boolValue } from "./parse-bool.js";
 import { parseDuration } from "./tokens/duration.js";
 import type { FieldSchema } from "./types.js";
 
@@ -38,10 +39,7 @@ function coerceField(name: string, schema: FieldSchema, value: unknown): unknown
       throw badRequest(`field "${name}" must be an integer`);
     }
     case "bool":
-      if (typeof value === "boolean") return value;
-      if (value === "true" || value === "1" || value === 1) return true;
-      if (value === "false" || value === "0" || value === 0) return false;
-      throw badRequest(`field "${name}" must be a boolean`);
+      return boolValue(value, name);
     case "duration":
       return parseDuration(value, name);
     case "string_list":

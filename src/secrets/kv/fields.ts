@@ -1,4 +1,5 @@
 import { badRequest } from "../../core/errors.js";
+import { boolValue } from "../../core/parse-bool.js";
 import { parseDuration } from "../../core/tokens/duration.js";
 
 /**
@@ -26,10 +27,7 @@ export function nonNegativeIntField(data: Data, name: string): number | undefine
 export function boolField(data: Data, name: string): boolean | undefined {
   const value = data[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value === "boolean") return value;
-  if (value === "true" || value === "1" || value === 1) return true;
-  if (value === "false" || value === "0" || value === 0) return false;
-  throw badRequest(`field "${name}" must be a boolean`);
+  return boolValue(value, name);
 }
 
 /** Whole seconds, never negative. */
