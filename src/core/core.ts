@@ -328,7 +328,7 @@ export function createCore(opts: CoreOptions) {
     logical.data = coerceFields(def.fields, logical.data);
     trail.data = logical.data;
     if (auth) {
-      logical.sudo = await authorize(auth, path, operation, def.sudo === true, logical.data);
+      logical.sudo = await authorize(auth, path, operation, def.sudo === true, logical.data, wrapTtl);
       await unsealedState?.tokens.use(auth);
     }
 
@@ -431,6 +431,7 @@ export function createCore(opts: CoreOptions) {
     operation: Operation,
     needsSudo: boolean,
     data: Record<string, unknown>,
+    wrapTtl: number | undefined,
   ): Promise<boolean> {
     const acl = await core.services.policies.aclFor(auth.policies);
     const ctx = { metadata: auth.metadata };
@@ -450,6 +451,7 @@ export function createCore(opts: CoreOptions) {
         throw permissionDenied(params.reason);
       }
     }
+    checkWrapping(acl.permissions(path, ctx, operation), wrapTtl);
     return result.sudo;
   }
 
@@ -510,6 +512,16 @@ export function createCore(opts: CoreOptions) {
 }
 
 export type Core = ReturnType<typeof createCore>;
+
+/** A policy's `min_wrapping_ttl` / `max_wrapping_ttl` on the path: the response must be wrapped, within them. */
+function checkWrapping(limits: { minWrappingTtl?: number; maxWrappingTtl?: number } | undefined, wrapTtl: number | undefined) {
+  const min = limits?.minWrappingTtl ?? 0;
+  const max = limits?.maxWrappingTtl ?? 0;
+  if (min === 0 && max === 0) return;
+  if (wrapTtl === undefined) throw badRequest("policy requires the response to be wrapped: set the \"X-Vault-Wrap-TTL\" header");
+  if (min > 0 && wrapTtl < min) throw badRequest(`wrapping TTL is less than the minimum of ${min}s permitted by policy`);
+  if (max > 0 && wrapTtl > max) throw badRequest(`wrapping TTL exceeds the maximum of ${max}s permitted by policy`);
+}
 
 /** Vault's help response: the path's description, its operations and its fields, as Markdown. */
 function helpResponse(match: RouteMatch): ApiResponse {

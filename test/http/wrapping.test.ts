@@ -151,3 +151,21 @@ describe("what a wrapping token leaves behind", () => {
     expect(await stored()).toEqual([]);
   });
 });
+
+describe("min_wrapping_ttl and max_wrapping_ttl", () => {
+  it("make a path answer only wrapped, within the policy's bounds", async () => {
+    await s.request("PUT", "sys/policies/acl/wrapped-only", {
+      body: { policy: 'path "secret/data/app" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "1m"\n  max_wrapping_ttl = "10m"\n}' },
+    });
+    const token = (await s.request("POST", "auth/token/create", { body: { policies: ["wrapped-only"] } })).json.auth
+      .client_token as string;
+    const bare = await s.request("GET", "secret/data/app", { token });
+    expect(bare.status).toBe(400);
+    expect(bare.json.errors[0]).toContain("X-Vault-Wrap-TTL");
+    expect((await s.request("GET", "secret/data/app", { token, ...wrapped("30s") })).status).toBe(400);
+    expect((await s.request("GET", "secret/data/app", { token, ...wrapped("1h") })).status).toBe(400);
+    const ok = await s.request("GET", "secret/data/app", { token, ...wrapped("5m") });
+    expect(ok.status).toBe(200);
+    expect(ok.json.wrap_info.ttl).toBe(300);
+  });
+});
