@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane (etcd + kube-apiserver) on loopback for
-# latchkey's integration tests.
+# A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager)
+# on loopback for latchkey's integration tests.
 #
-#   scripts/k8s-test-cluster.sh start    start it (idempotent; builds kube-apiserver once)
-#   scripts/k8s-test-cluster.sh stop     stop it; the cached kube-apiserver binary stays
+#   scripts/k8s-test-cluster.sh start    start it (idempotent; builds the binaries once)
+#   scripts/k8s-test-cluster.sh stop     stop it; the cached binaries stay
 #   scripts/k8s-test-cluster.sh env      print `export KUBE_HOST=...` lines for a running cluster
 #   scripts/k8s-test-cluster.sh status   exit 0 when running and ready, 1 otherwise
+#   scripts/k8s-test-cluster.sh build    build (or find in the cache) the binaries and print their paths
 #
-# kube-apiserver is built from Debian's `kubernetes` source package (1.20) and
-# cached in $LATCHKEY_CACHE_DIR (default ~/.cache/latchkey), keyed by the Debian
-# source version. Set LATCHKEY_KUBE_APISERVER to use a binary of your own.
-# There is no controller-manager, scheduler or kubelet: pods stay Pending, no
-# `default` service account appears in new namespaces, and deleted namespaces
-# are never finalised.
+# kube-apiserver and kube-controller-manager are built from Debian's
+# `kubernetes` source package (1.20), together on a fresh machine, and cached in
+# $LATCHKEY_CACHE_DIR (default ~/.cache/latchkey), keyed by the Debian source
+# version. Set LATCHKEY_KUBE_APISERVER or LATCHKEY_KUBE_CONTROLLER_MANAGER to
+# use a binary of your own.
+# The controller-manager runs only the controllers in $CONTROLLERS: CSRs are
+# signed by the cluster CA once approved, new namespaces get their `default`
+# service account (with a legacy token secret) and the kube-root-ca.crt
+# ConfigMap, deleted namespaces are emptied and finalised, dependents of a
+# deleted owner are garbage-collected, and the aggregated ClusterRoles (admin,
+# edit, view) get their rules. There is no scheduler or kubelet, and
+# no workload controllers: pods stay Pending, and nothing acts on Deployments,
+# Jobs and the like.
 set -euo pipefail
 
 STATE_DIR="${LATCHKEY_K8S_DIR:-/tmp/latchkey-k8s}"
@@ -21,6 +29,8 @@ SA_ISSUER="https://kubernetes.default.svc.cluster.local"
 SERVICE_CIDR="10.96.0.0/24"
 SERVICE_IP="10.96.0.1"
 READY_TIMEOUT_S="${LATCHKEY_K8S_READY_TIMEOUT:-180}"
+# kube-controller-manager's controllers that a cluster without nodes has use for.
+CONTROLLERS="serviceaccount-token,serviceaccount,root-ca-cert-publisher,namespace,garbagecollector,csrsigning,csrapproving,csrcleaner,clusterrole-aggregation"
 
 PKI="$STATE_DIR/pki"
 ENV_FILE="$STATE_DIR/env"
@@ -97,41 +107,68 @@ enable_deb_src() {
   APT_UPDATED=0
 }
 
-# Prints the path of a kube-apiserver binary, building and caching it if needed.
-kube_apiserver_binary() {
-  if [ -n "${LATCHKEY_KUBE_APISERVER:-}" ]; then
-    [ -x "$LATCHKEY_KUBE_APISERVER" ] || die "LATCHKEY_KUBE_APISERVER=$LATCHKEY_KUBE_APISERVER is not executable"
-    printf '%s\n' "$LATCHKEY_KUBE_APISERVER"
-    return
-  fi
-  local version
-  version="$(source_version)"
-  if [ -z "$version" ]; then
-    enable_deb_src
-    apt_update_once
-    version="$(source_version)"
-    [ -n "$version" ] || die "apt-cache showsrc kubernetes found no source package"
-  fi
-  local bin="$CACHE_DIR/kube-apiserver-${version//:/_}"
-  if [ ! -x "$bin" ]; then
-    mkdir -p "$CACHE_DIR"
-    exec 8>"$CACHE_DIR/build.lock"
-    flock 8
-    [ -x "$bin" ] || build_kube_apiserver "$version" "$bin"
-    exec 8>&-
-  fi
-  printf '%s\n' "$bin"
+# The Kubernetes binaries the cluster runs, each built from cmd/NAME.
+KUBE_BINARIES=(kube-apiserver kube-controller-manager)
+
+# override_var NAME prints the variable that names a binary of one's own for
+# NAME: LATCHKEY_KUBE_APISERVER, LATCHKEY_KUBE_CONTROLLER_MANAGER.
+override_var() {
+  local var="LATCHKEY_${1//-/_}"
+  printf '%s\n' "${var^^}"
 }
 
-build_kube_apiserver() {
-  local version="$1" bin="$2"
-  local build_log="$CACHE_DIR/build-${version//:/_}.log"
+# kube_binaries sets KUBE_BIN[NAME] to the path of each of $KUBE_BINARIES: the
+# override when one is set, else the cached build, building whatever is missing
+# (all of it in one go on a fresh machine, so that the binaries share one
+# source tree and one compile).
+declare -A KUBE_BIN=()
+kube_binaries() {
+  local name var override version="" missing=()
+  for name in "${KUBE_BINARIES[@]}"; do
+    var="$(override_var "$name")"
+    override="${!var:-}"
+    if [ -n "$override" ]; then
+      [ -x "$override" ] || die "$var=$override is not executable"
+      KUBE_BIN[$name]="$override"
+      continue
+    fi
+    if [ -z "$version" ]; then
+      version="$(source_version)"
+      if [ -z "$version" ]; then
+        enable_deb_src
+        apt_update_once
+        version="$(source_version)"
+        [ -n "$version" ] || die "apt-cache showsrc kubernetes found no source package"
+      fi
+    fi
+    KUBE_BIN[$name]="$CACHE_DIR/$name-${version//:/_}"
+    [ -x "${KUBE_BIN[$name]}" ] || missing+=("$name")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  mkdir -p "$CACHE_DIR"
+  exec 8>"$CACHE_DIR/build.lock"
+  flock 8
+  # Another start may have built them while this one waited for the lock.
+  local still=()
+  for name in "${missing[@]}"; do
+    [ -x "${KUBE_BIN[$name]}" ] || still+=("$name")
+  done
+  [ "${#still[@]}" -eq 0 ] || build_kube "$version" "${still[@]}"
+  exec 8>&-
+}
+
+# build_kube VERSION NAME... builds cmd/NAME of Debian's kubernetes=VERSION
+# source in one `make` and caches each as $CACHE_DIR/NAME-VERSION.
+build_kube() {
+  local version="$1"
+  shift
+  local names=("$@") build_log="$CACHE_DIR/build-${version//:/_}.log"
   ensure_packages go:golang-go dpkg-source:dpkg-dev rsync:rsync make:make \
     /usr/share/gocode/src/github.com/modern-go/reflect2/reflect2.go:golang-github-modern-go-reflect2-dev
   local work
   work="$(mktemp -d "${TMPDIR:-/tmp}/latchkey-kube-build.XXXXXX")"
   local started=$SECONDS
-  log "building kube-apiserver from Debian source kubernetes=$version (log: $build_log)"
+  log "building ${names[*]} from Debian source kubernetes=$version (log: $build_log)"
   : >"$build_log"
   (cd "$work" && apt-get source -q "kubernetes=$version") >>"$build_log" 2>&1 ||
     { tail -n 30 "$build_log" >&2; die "apt-get source kubernetes=$version failed"; }
@@ -153,13 +190,14 @@ build_kube_apiserver() {
   upstream="${upstream##*really}"
   upstream="${upstream%%[+~]*}"
 
+  local what="${names[*]/#/cmd/}"
   mkdir -p "$src/.go/src/k8s.io"
   ln -sfn ../../.. "$src/.go/src/k8s.io/kubernetes"
   (
     cd "$src"
     export GOPATH="$src/.go" GOCACHE="$work/gocache" CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor
     export KUBE_GIT_VERSION="v$upstream" KUBE_GIT_TREE_STATE=clean
-    make WHAT=cmd/kube-apiserver
+    make WHAT="$what"
   ) >>"$build_log" 2>&1 &
   local make_pid=$!
   while kill -0 "$make_pid" 2>/dev/null; do
@@ -169,15 +207,18 @@ build_kube_apiserver() {
   done
   if ! wait "$make_pid"; then
     tail -n 40 "$build_log" >&2
-    die "make WHAT=cmd/kube-apiserver failed; full log in $build_log"
+    die "make WHAT=\"$what\" failed; full log in $build_log"
   fi
-  local out
-  out="$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)"
-  [ -n "$out" ] || die "build finished but no kube-apiserver binary was found"
-  cp "$out" "$bin.tmp"
-  mv "$bin.tmp" "$bin"
+  local name out
+  for name in "${names[@]}"; do
+    out="$(find "$src/_output" -type f -name "$name" -perm -u+x | head -n 1)"
+    [ -n "$out" ] || die "build finished but no $name binary was found"
+    cp "$out" "${KUBE_BIN[$name]}.tmp"
+    mv "${KUBE_BIN[$name]}.tmp" "${KUBE_BIN[$name]}"
+  done
   rm -rf "$work"
-  log "built kube-apiserver v$upstream in $((SECONDS - started))s; cached at $bin"
+  log "built ${names[*]} v$upstream in $((SECONDS - started))s; cached in $CACHE_DIR"
+  printf 'built %s in %ss\n' "${names[*]}" "$((SECONDS - started))" >>"$build_log"
 }
 
 # free_ports P1 P2 ... prints one free TCP port on 127.0.0.1 per argument: the
@@ -221,8 +262,28 @@ api_ready() {
   [ "$body" = "ok" ]
 }
 
+controller_manager_healthy() {
+  [ -f "$STATE_DIR/controller-manager-port" ] || return 1
+  local body
+  body="$(curl -s --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" \
+    "https://127.0.0.1:$(cat "$STATE_DIR/controller-manager-port")/healthz" 2>/dev/null)" || return 1
+  [ "$body" = "ok" ]
+}
+
+# The controllers are at work: the `default` service account of the `default`
+# namespace exists (serviceaccount) and has its token secret (serviceaccount-token).
+default_service_account_ready() {
+  curl -s --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" \
+    -H "Authorization: Bearer $(cat "$STATE_DIR/admin-token")" \
+    "https://127.0.0.1:$(cat "$STATE_DIR/port")/api/v1/namespaces/default/serviceaccounts/default" 2>/dev/null |
+    tr -d ' \n' | grep -q '"secrets":\[{"name"'
+}
+
+# Running and ready: a start that got as far as writing the env file, whose
+# daemons are all still up.
 is_running() {
-  pid_alive etcd && pid_alive kube-apiserver && api_ready
+  [ -f "$ENV_FILE" ] && pid_alive etcd && pid_alive kube-apiserver && pid_alive kube-controller-manager &&
+    api_ready && controller_manager_healthy
 }
 
 stop_process() {
@@ -243,6 +304,7 @@ stop_process() {
 }
 
 cmd_stop() {
+  stop_process kube-controller-manager
   stop_process kube-apiserver
   stop_process etcd
   rm -f "$ENV_FILE"
@@ -265,6 +327,60 @@ EOF
     -CAcreateserial -days 3650 -extfile "$PKI/apiserver.ext" -out "$PKI/apiserver.crt" 2>/dev/null
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+}
+
+# issue_cert NAME SUBJECT EXTENSIONS writes $PKI/NAME.{key,crt}, signed by the
+# cluster CA, unless a cert the current CA signed is already there.
+issue_cert() {
+  local name="$1" subject="$2" ext="$3"
+  if [ -s "$PKI/$name.key" ] && [ -s "$PKI/$name.crt" ] &&
+    openssl verify -CAfile "$PKI/ca.crt" "$PKI/$name.crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  printf '%s\n' "$ext" >"$PKI/$name.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "$subject" \
+    -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+}
+
+# kube-controller-manager's identity (the RBAC bootstrap policy binds
+# system:kube-controller-manager) and the certificate of its /healthz port.
+write_controller_manager_pki() {
+  issue_cert controller-manager-client "/CN=system:kube-controller-manager" \
+    "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  issue_cert controller-manager-serving "/CN=kube-controller-manager" \
+    "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost"
+}
+
+write_controller_manager_kubeconfig() {
+  local host="$1"
+  cat >"$STATE_DIR/controller-manager.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: latchkey-test
+  cluster:
+    server: $host
+    certificate-authority: $PKI/ca.crt
+users:
+- name: system:kube-controller-manager
+  user:
+    client-certificate: $PKI/controller-manager-client.crt
+    client-key: $PKI/controller-manager-client.key
+contexts:
+- name: latchkey-test
+  context:
+    cluster: latchkey-test
+    user: system:kube-controller-manager
+current-context: latchkey-test
+EOF
+  chmod 600 "$STATE_DIR/controller-manager.kubeconfig"
 }
 
 write_kubeconfig() {
@@ -291,12 +407,23 @@ EOF
   chmod 600 "$STATE_DIR/kubeconfig"
 }
 
+# started_alive NAME: the process this start just launched as NAME has not
+# exited. Its command line is not checked, unlike pid_alive's: for a moment
+# after the launch it is still setsid, not NAME.
+started_alive() {
+  local pid state
+  pid="$(cat "$STATE_DIR/$1.pid" 2>/dev/null)" || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 wait_for() {
   local what="$1" timeout="$2" proc="$3"
   shift 3
   local deadline=$((SECONDS + timeout))
   until "$@"; do
-    if ! pid_alive "$proc"; then
+    if ! started_alive "$proc"; then
       tail -n 40 "$STATE_DIR/$proc.log" >&2 || true
       die "$proc exited before $what; log in $STATE_DIR/$proc.log"
     fi
@@ -347,8 +474,8 @@ cmd_start() {
   umask 077
   cmd_stop
   ensure_packages etcd:etcd-server openssl:openssl curl:curl kubectl:kubernetes-client
-  local apiserver
-  apiserver="$(kube_apiserver_binary)"
+  kube_binaries
+  local apiserver="${KUBE_BIN[kube-apiserver]}" controller_manager="${KUBE_BIN[kube-controller-manager]}"
 
   if [ -d "$STATE_DIR" ] && [ ! -e "$STATE_DIR/.latchkey-k8s" ] && [ -n "$(ls -A "$STATE_DIR")" ]; then
     die "$STATE_DIR is not empty and was not made by this script; set LATCHKEY_K8S_DIR elsewhere"
@@ -364,20 +491,23 @@ cmd_start() {
     rm -rf "$PKI"
     write_pki
   fi
+  write_controller_manager_pki
   [ -s "$STATE_DIR/admin-token" ] || openssl rand -hex 32 >"$STATE_DIR/admin-token"
   local token
   token="$(cat "$STATE_DIR/admin-token")"
   echo "$token,latchkey-admin,latchkey-admin,\"system:masters\"" >"$STATE_DIR/tokens.csv"
 
-  local etcd_port peer_port api_port
-  read -r etcd_port peer_port api_port <<<"$(free_ports \
+  local etcd_port peer_port api_port cm_port
+  read -r etcd_port peer_port api_port cm_port <<<"$(free_ports \
     "$(cat "$STATE_DIR/etcd-port" 2>/dev/null || echo 0)" \
     "$(cat "$STATE_DIR/peer-port" 2>/dev/null || echo 0)" \
-    "$(cat "$STATE_DIR/port" 2>/dev/null || echo 0)")"
-  [ -n "$api_port" ] || die "could not find free ports on 127.0.0.1"
+    "$(cat "$STATE_DIR/port" 2>/dev/null || echo 0)" \
+    "$(cat "$STATE_DIR/controller-manager-port" 2>/dev/null || echo 0)")"
+  [ -n "$cm_port" ] || die "could not find free ports on 127.0.0.1"
   echo "$etcd_port" >"$STATE_DIR/etcd-port"
   echo "$peer_port" >"$STATE_DIR/peer-port"
   echo "$api_port" >"$STATE_DIR/port"
+  echo "$cm_port" >"$STATE_DIR/controller-manager-port"
   local host="https://127.0.0.1:$api_port"
 
   log "starting etcd on 127.0.0.1:$etcd_port"
@@ -415,6 +545,34 @@ cmd_start() {
 
   bind_oidc_discovery "$host" "$token"
   write_kubeconfig "$host" "$token"
+  write_controller_manager_kubeconfig "$host"
+
+  # Each controller acts as its own service account in kube-system, with the
+  # bootstrap policy's system:controller:* role; system:kube-controller-manager
+  # itself (the bootstrap role of that name) only watches, and makes those
+  # accounts and their tokens.
+  log "starting kube-controller-manager (healthz on 127.0.0.1:$cm_port; $controller_manager)"
+  setsid "$controller_manager" \
+    --kubeconfig "$STATE_DIR/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$STATE_DIR/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$STATE_DIR/controller-manager.kubeconfig" \
+    --authentication-skip-lookup --client-ca-file "$PKI/ca.crt" \
+    --bind-address 127.0.0.1 --secure-port "$cm_port" --port 0 \
+    --tls-cert-file "$PKI/controller-manager-serving.crt" \
+    --tls-private-key-file "$PKI/controller-manager-serving.key" \
+    --controllers "$CONTROLLERS" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+    --service-account-private-key-file "$PKI/sa.key" \
+    --root-ca-file "$PKI/ca.crt" \
+    --leader-elect=false \
+    --profiling=false \
+    </dev/null >"$STATE_DIR/kube-controller-manager.log" 2>&1 9>&- &
+  echo $! >"$STATE_DIR/kube-controller-manager.pid"
+  local ready_by=$((SECONDS + READY_TIMEOUT_S))
+  wait_for "kube-controller-manager /healthz" "$READY_TIMEOUT_S" kube-controller-manager controller_manager_healthy
+  wait_for "the default service account and its token" "$((ready_by - SECONDS))" kube-controller-manager \
+    default_service_account_ready
   cat >"$ENV_FILE" <<EOF
 export KUBE_HOST=$host
 export KUBE_CA=$PKI/ca.crt
@@ -433,6 +591,14 @@ cmd_env() {
   cat "$ENV_FILE"
 }
 
+cmd_build() {
+  kube_binaries
+  local name
+  for name in "${KUBE_BINARIES[@]}"; do
+    printf '%s\n' "${KUBE_BIN[$name]}"
+  done
+}
+
 cmd_status() {
   if is_running; then
     log "running at https://127.0.0.1:$(cat "$STATE_DIR/port") (state: $STATE_DIR)"
@@ -447,8 +613,9 @@ case "${1:-}" in
   stop) cmd_stop ;;
   env) cmd_env ;;
   status) cmd_status ;;
+  build) cmd_build ;;
   *)
-    echo "usage: $0 start|stop|env|status" >&2
+    echo "usage: $0 start|stop|env|status|build" >&2
     exit 2
     ;;
 esac
