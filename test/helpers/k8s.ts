@@ -106,10 +106,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix.toLowerCase().slice(0, 63 - suffix.length - 1)}-${suffix}`;
 }
 
-/**
- * Creates a namespace of its own for a test. The test cluster never finalises
- * deleted namespaces, so names are never reused.
- */
+/** Creates a namespace of its own for a test, under a name no other test uses. */
 export async function uniqueNamespace(labels: Record<string, string> = {}): Promise<string> {
   const name = uniqueName("lk-test");
   await make<Namespace>("/api/v1/namespaces", {
@@ -120,7 +117,7 @@ export async function uniqueNamespace(labels: Record<string, string> = {}): Prom
   return name;
 }
 
-/** The test cluster creates no `default` service account; make the ones a test needs. */
+/** A service account for a test (new namespaces also get a `default` one from the controller-manager). */
 export async function createServiceAccount(namespace: string, name: string): Promise<CreatedRef> {
   const sa = await make<ServiceAccount>(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
     apiVersion: "v1",
