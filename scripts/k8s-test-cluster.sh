@@ -38,50 +38,17 @@ ENV_FILE="$STATE_DIR/env"
 log() { printf '[k8s-test-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
 APT_LOG="${TMPDIR:-/tmp}/latchkey-k8s-apt.log"
-APT_UPDATED=0
+# shellcheck source=lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
-# apt_get ARGS... runs apt-get with its chatter in $APT_LOG, shown only on failure.
-apt_get() {
-  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$APT_LOG" 2>&1; then
-    tail -n 30 "$APT_LOG" >&2
-    die "apt-get $* failed; full output in $APT_LOG"
-  fi
-}
-
-# A list that fails to refresh (a third-party repository out of reach) is not
-# fatal: the install that follows says whether what we need was found.
-apt_update_once() {
-  if [ "$APT_UPDATED" -eq 0 ]; then
-    log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update >>"$APT_LOG" 2>&1 ||
-      log "warning: apt-get update reported errors (see $APT_LOG); going on"
-    APT_UPDATED=1
-  fi
-}
-
-# ensure_packages CMD:PACKAGE ... installs PACKAGE when CMD (a command name or
-# an absolute path) is missing.
+# ensure_packages CMD:PACKAGE ... installs each PACKAGE whose CMD is missing, or dies.
 ensure_packages() {
-  local missing=() pair cmd pkg
-  for pair in "$@"; do
-    cmd="${pair%%:*}"
-    pkg="${pair#*:}"
-    if [[ "$cmd" == /* ]]; then
-      [ -e "$cmd" ] && continue
-    else
-      command -v "$cmd" >/dev/null 2>&1 && continue
-    fi
-    missing+=("$pkg")
-  done
+  local missing=()
+  mapfile -t missing < <(missing_packages "$@")
   [ "${#missing[@]}" -eq 0 ] && return 0
-  apt_update_once
   log "apt-get install ${missing[*]}"
-  apt_get install -y --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed; full output in $APT_LOG"
 }
 
 # The Debian source version of `kubernetes` that `apt-get source` would fetch.
@@ -136,6 +103,7 @@ kube_binaries() {
       version="$(source_version)"
       if [ -z "$version" ]; then
         enable_deb_src
+        log "apt-get update"
         apt_update_once
         version="$(source_version)"
         [ -n "$version" ] || die "apt-cache showsrc kubernetes found no source package"

@@ -40,32 +40,14 @@ run_vitest() {
 # that is shown on failure. An install that fails is not fatal here: the
 # suite's own tests then fail saying what is missing.
 APT_LOG="${TMPDIR:-/tmp}/latchkey-test-apt.log"
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-# ensure_packages CMD:PACKAGE ... installs PACKAGE when CMD (a command name or
-# an absolute path) is missing.
+. scripts/lib/apt.sh
 ensure_packages() {
-  local missing=() pair cmd pkg
-  for pair in "$@"; do
-    cmd="${pair%%:*}"
-    pkg="${pair#*:}"
-    if [[ "$cmd" == /* ]]; then
-      [ -e "$cmd" ] && continue
-    else
-      command -v "$cmd" >/dev/null 2>&1 && continue
-    fi
-    missing+=("$pkg")
-  done
+  local missing=()
+  mapfile -t missing < <(missing_packages "$@")
   [ "${#missing[@]}" -eq 0 ] && return 0
   echo "[test] apt-get install ${missing[*]}"
-  # A list that fails to refresh (a third-party repository out of reach) is
-  # not fatal: the install says whether what we need was found.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update >>"$APT_LOG" 2>&1 || true
-  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$APT_LOG" 2>&1; then
-    tail -n 30 "$APT_LOG" >&2
+  apt_install "${missing[@]}" ||
     echo "[test] warning: could not install ${missing[*]} (full output in $APT_LOG); test/compat will fail" >&2
-  fi
 }
 # hvac is a Python module, not a command: its Debian package is found by its directory.
 ensure_packages /usr/lib/python3/dist-packages/hvac:python3-hvac curl:curl
