@@ -1,0 +1,12 @@
+// The single executable's entry point. It does what src/cli/main.ts does, without
+// top-level await: Node's single-executable support runs the bundle as CommonJS.
+import { runCli } from "../src/cli/program.js";
+
+void runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+}).then((code) => {
+  process.exitCode = code;
+});
