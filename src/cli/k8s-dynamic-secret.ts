@@ -1,4 +1,5 @@
 import { chmod, writeFile } from "node:fs/promises";
+import { isSea } from "node:sea";
 import { fileURLToPath } from "node:url";
 import { Option, type Command } from "commander";
 import { stringify } from "yaml";
@@ -15,6 +16,11 @@ export const DEFAULT_K8S_SECRETS_MOUNT = "kubernetes";
 
 /** The entry point kubectl runs for an exec user: this checkout's or this package's `bin/latchkey.js`. */
 const LATCHKEY_BIN = fileURLToPath(new URL("../../bin/latchkey.js", import.meta.url));
+
+/** The single executable is its own entry point; from a checkout or package, node runs bin/latchkey.js. */
+function latchkeyEntry(): { command: string; script?: string } {
+  return isSea() ? { command: process.execPath } : { command: process.execPath, script: LATCHKEY_BIN };
+}
 
 /** The ExecCredential versions kubectl speaks; the shape of `status` is the same in all three. */
 export const EXEC_CREDENTIAL_VERSIONS = [
@@ -267,9 +273,9 @@ export function kubeconfigFor(
   opts: KubeconfigOptions & { address?: string },
   name: string,
   cluster: ClusterInfo,
-  entry: { command: string; script: string } = { command: process.execPath, script: LATCHKEY_BIN },
+  entry: { command: string; script?: string } = latchkeyEntry(),
 ): Record<string, unknown> {
-  const args = [entry.script, "get-dynamic-secret-value", "--name", name];
+  const args = [...(entry.script === undefined ? [] : [entry.script]), "get-dynamic-secret-value", "--name", name];
   if (opts.namespace !== undefined) args.push("--args", `namespace=${opts.namespace}`);
   if (trimSlashes(opts.mount) !== DEFAULT_K8S_SECRETS_MOUNT) args.push("--mount", trimSlashes(opts.mount));
   const address = opts.gatewayUrl ?? opts.address;

@@ -110,6 +110,7 @@ describe("program", () => {
 
   it("version", async () => {
     expect((await runLatchkey(["version"])).stdout).toMatch(/^latchkey v\d+\.\d+\.\d+/);
+    for (const flag of ["--version", "-v"]) expect((await runLatchkey([flag])).stdout).toMatch(/^latchkey v\d+\.\d+\.\d+/);
   });
 
   it("a new command group plugs in with one registration, single-dash options included", async () => {

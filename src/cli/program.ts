@@ -71,7 +71,9 @@ export async function runCli(argv: readonly string[], io: CliIO, groups?: readon
   const ctx = createContext(io);
   const program = buildProgram(ctx, groups);
   try {
-    await program.parseAsync(normaliseArgv(argv, longOptionNames(program)), { from: "user" });
+    // `latchkey --version` and `-v`, as Vault's CLI takes them, are the version command.
+    const args = argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v") ? ["version"] : argv;
+    await program.parseAsync(normaliseArgv(args, longOptionNames(program)), { from: "user" });
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return commanderExitCode(err);
