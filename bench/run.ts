@@ -82,7 +82,10 @@ for (const scenario of SCENARIOS) {
   log(`- ${scenario.name} ...`);
   try {
     const m = await scenario.run(ctx);
-    const base = scenario.baseline ? results.get(scenario.baseline) : undefined;
+    const ratioTo = (name: string | undefined) => {
+      const base = name ? results.get(name) : undefined;
+      return base && base.ops_per_s > 0 ? Math.round((m.ops_per_s / base.ops_per_s) * 1000) / 1000 : null;
+    };
     const result: ScenarioResult = {
       name: scenario.name,
       ops_per_s: m.ops_per_s,
@@ -90,7 +93,9 @@ for (const scenario of SCENARIOS) {
       p99_ms: m.p99_ms,
       peak_rss_mb: m.peak_rss_mb,
       baseline: scenario.baseline ?? null,
-      ratio: base && base.ops_per_s > 0 ? Math.round((m.ops_per_s / base.ops_per_s) * 1000) / 1000 : null,
+      ratio: ratioTo(scenario.baseline),
+      floor: scenario.floor ?? null,
+      floor_ratio: ratioTo(scenario.floor),
       ...(m.details && { details: m.details }),
     };
     results.set(scenario.name, result);
@@ -126,5 +131,5 @@ if (!quick && !only && !flags.out) updateResultsMarkdown(join(REPO, "bench", "RE
 log("");
 log(textTable(file.scenarios, SCENARIOS));
 log("");
-log(`ratio = ops/s ÷ the baseline's ops/s measured in this run. Wrote ${out} (${((Date.now() - started) / 1000).toFixed(0)} s).`);
+log(`ratio = ops/s ÷ the baseline's ops/s, of floor = ops/s ÷ the floor's ops/s, both measured in this run. Wrote ${out} (${((Date.now() - started) / 1000).toFixed(0)} s).`);
 if (settings.cpuProfDir) log(`CPU profiles of the processes under test: ${settings.cpuProfDir}`);

@@ -8,8 +8,10 @@ import { REQUESTS_MODULE } from "./requests.js";
 /** Why the Kubernetes auth method cannot be benchmarked yet, or undefined when it is built and registered. */
 export async function kubernetesAuthMissing(): Promise<string | undefined> {
   try {
-    const main = (await import(pathToFileURL(join(REPO, "dist", "server", "main.js")).href)) as { BACKENDS?: Record<string, unknown> };
-    if (!main.BACKENDS?.kubernetes) return "the kubernetes auth method is not registered in src/server/main.ts BACKENDS";
+    const main = (await import(pathToFileURL(join(REPO, "dist", "server", "main.js")).href)) as {
+      BACKENDS?: { auth?: Record<string, unknown> };
+    };
+    if (!main.BACKENDS?.auth?.kubernetes) return "the kubernetes auth method is not registered in src/server/main.ts BACKENDS.auth";
   } catch (err) {
     return `dist/server/main.js does not load: ${(err as Error).message}`;
   }

@@ -34,24 +34,28 @@ function rows(results: ScenarioResult[], scenarios: Scenario[]): string[][] {
       fmt(r.peak_rss_mb),
       r.baseline ?? "—",
       pct(r.ratio),
+      r.floor ?? "—",
+      pct(r.floor_ratio),
       target ? `${target.text} ${target.met(r) ? "✓" : "✗"}` : "",
     ];
   });
 }
 
-const HEADER = ["scenario", "ops/s", "p50 ms", "p99 ms", "peak RSS MB", "baseline", "ratio", "target"];
+const HEADER = ["scenario", "ops/s", "p50 ms", "p99 ms", "peak RSS MB", "baseline", "ratio", "floor", "of floor", "target"];
+/** Columns of names, left-aligned; the figures are right-aligned. */
+const TEXT_COLUMNS = new Set([0, 5, 7, 9]);
 
 /** The table printed at the end of a run. */
 export function textTable(results: ScenarioResult[], scenarios: Scenario[]): string {
   const all = [HEADER, ...rows(results, scenarios)];
   const widths = HEADER.map((_, i) => Math.max(...all.map((row) => [...row[i]].length)));
   const line = (row: string[]) =>
-    row.map((cell, i) => (i === 0 || i === 5 || i === 7 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+    row.map((cell, i) => (TEXT_COLUMNS.has(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
   return [line(HEADER), widths.map((w) => "-".repeat(w)).join("  "), ...all.slice(1).map(line)].join("\n");
 }
 
 export function markdownTable(results: ScenarioResult[], scenarios: Scenario[]): string {
-  const align = HEADER.map((_, i) => (i === 0 || i === 5 || i === 7 ? "---" : "---:"));
+  const align = HEADER.map((_, i) => (TEXT_COLUMNS.has(i) ? "---" : "---:"));
   return [HEADER, align, ...rows(results, scenarios)].map((row) => `| ${row.join(" | ")} |`).join("\n");
 }
 

@@ -5,9 +5,11 @@ import { cleanup, createServiceAccount, kubeTestEnv, tokenRequest, uniqueNamespa
 import { REQUESTS_MODULE } from "./requests.js";
 import type { BenchContext } from "./types.js";
 
-/** Service accounts whose tokens the TokenReview scenarios log in with, and tokens per account. */
+/** Service accounts whose tokens the TokenReview scenarios log in with, and tokens per account (unless told otherwise). */
 const ACCOUNTS = 20;
 const TOKENS_PER_ACCOUNT = 5;
+/** API calls in flight while the fixture is made: 1,000 accounts one by one would take most of a minute. */
+const SETUP_CONCURRENCY = 16;
 
 export interface ReviewFixture {
   host: string;
@@ -25,17 +27,26 @@ export interface ReviewFixture {
  * service account and application service accounts, and mints their tokens;
  * everything is deleted after the scenario.
  */
-export async function reviewFixture(ctx: BenchContext): Promise<ReviewFixture> {
+export async function reviewFixture(
+  ctx: BenchContext,
+  size: { accounts: number; tokensPerAccount: number } = { accounts: ACCOUNTS, tokensPerAccount: TOKENS_PER_ACCOUNT },
+): Promise<ReviewFixture> {
   const env = kubeTestEnv();
   ctx.defer(() => cleanup());
   const ns = await uniqueNamespace({ "latchkey.bench": "true" });
   const reviewerJwt = await reviewerAccount(ns, "reviewer", { delegator: true });
-  const jwts: string[] = [];
-  for (let a = 0; a < ACCOUNTS; a++) {
-    await createServiceAccount(ns, `app-${a}`);
-    for (let t = 0; t < TOKENS_PER_ACCOUNT; t++) jwts.push((await tokenRequest(ns, `app-${a}`, { expirationSeconds: 3600 })).token);
-  }
-  return { host: env.host, caPem: env.caPem ?? "", reviewerJwt, jwts, apiServerPid: apiServerPid() };
+  const jwts: string[][] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < size.accounts) {
+      const a = next++;
+      await createServiceAccount(ns, `app-${a}`);
+      jwts[a] = [];
+      for (let t = 0; t < size.tokensPerAccount; t++) jwts[a].push((await tokenRequest(ns, `app-${a}`, { expirationSeconds: 3600 })).token);
+    }
+  };
+  await Promise.all(Array.from({ length: SETUP_CONCURRENCY }, worker));
+  return { host: env.host, caPem: env.caPem ?? "", reviewerJwt, jwts: jwts.flat(), apiServerPid: apiServerPid() };
 }
 
 function apiServerPid(): number | undefined {
@@ -48,6 +59,17 @@ function apiServerPid(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The kubernetes auth config of a TokenReview login against the fixture's API server. */
+export function reviewConfig(fx: ReviewFixture, reviewCacheTtl: number): Record<string, unknown> {
+  return {
+    kubernetes_host: fx.host,
+    kubernetes_ca_cert: fx.caPem,
+    token_reviewer_jwt: fx.reviewerJwt,
+    disable_local_ca_jwt: true,
+    review_cache_ttl: reviewCacheTtl,
+  };
 }
 
 /** The load of the direct baseline: TokenReviews straight to the API server, round the same JWTs latchkey's logins use. */

@@ -22,6 +22,9 @@ export interface ScenarioResult extends Measurement {
   /** The scenario (run earlier in the same pass) whose ops_per_s is the denominator of `ratio`. */
   baseline: string | null;
   ratio: number | null;
+  /** The floor scenario (bare stack, only the unavoidable work; run earlier) whose ops_per_s is the denominator of `floor_ratio`. */
+  floor: string | null;
+  floor_ratio: number | null;
 }
 
 export interface BenchSettings {
@@ -58,6 +61,8 @@ export interface Scenario {
   about: string;
   /** Name of the scenario this one is compared with; it must come earlier in the list. */
   baseline?: string;
+  /** Name of the floor scenario doing only this request's unavoidable work on the same stack; it must come earlier too. */
+  floor?: string;
   /** The goal from issue 5, if it sets one: printed beside the result (the harness reports, it never fails). */
   target?: { text: string; met(result: ScenarioResult): boolean };
   /** A reason to skip (prerequisites missing), or undefined to run. */

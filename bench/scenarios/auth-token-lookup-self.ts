@@ -7,6 +7,7 @@ export const authTokenLookupSelf: Scenario = {
   name: "auth-token-lookup-self",
   about: "GET auth/token/lookup-self with a non-root service token (dev server, SQLite)",
   baseline: "fastify-hello-world",
+  floor: "floor-token-read",
   target: { text: "≥ 60%", met: (r) => (r.ratio ?? 0) >= 0.6 },
   async run(ctx) {
     const server = await startLatchkey(ctx, { mode: "dev" }, "auth-token-lookup-self");

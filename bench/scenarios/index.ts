@@ -1,6 +1,10 @@
 import type { Scenario } from "../lib/types.js";
 import { authTokenLookupSelf } from "./auth-token-lookup-self.js";
 import { fastifyHelloWorld } from "./fastify-hello-world.js";
+import { floorKvRead } from "./floor-kv-read.js";
+import { floorLoginBatch } from "./floor-login-batch.js";
+import { floorLoginService } from "./floor-login-service.js";
+import { floorTokenRead } from "./floor-token-read.js";
 import { k8sLoginJwksBatch } from "./k8s-login-jwks-batch.js";
 import { k8sLoginJwksService } from "./k8s-login-jwks-service.js";
 import { k8sLoginTokenreviewCached } from "./k8s-login-tokenreview-cached.js";
@@ -8,20 +12,26 @@ import { k8sLoginTokenreview } from "./k8s-login-tokenreview.js";
 import { k8sTokenreviewDirect } from "./k8s-tokenreview-direct.js";
 import { kvV2ReadSqlite } from "./kv-v2-read-sqlite.js";
 import { kvV2WriteSqlite } from "./kv-v2-write-sqlite.js";
+import { loginStorm1000 } from "./login-storm-1000.js";
 import { rs256VerifyRaw } from "./rs256-verify-raw.js";
 import { tokens1m } from "./tokens-1m.js";
 
-/** Every scenario, in run order: a baseline comes before the scenarios compared with it. */
+/** Every scenario, in run order: a baseline or floor comes before the scenarios compared with it. */
 export const SCENARIOS: Scenario[] = [
   fastifyHelloWorld,
+  floorTokenRead,
   authTokenLookupSelf,
+  floorKvRead,
   kvV2ReadSqlite,
   kvV2WriteSqlite,
   rs256VerifyRaw,
+  floorLoginService,
   k8sLoginJwksService,
+  floorLoginBatch,
   k8sLoginJwksBatch,
   k8sTokenreviewDirect,
   k8sLoginTokenreview,
   k8sLoginTokenreviewCached,
+  loginStorm1000,
   tokens1m,
 ];

@@ -33,6 +33,7 @@ export const k8sLoginJwksService: Scenario = {
   name: "k8s-login-jwks-service",
   about: `POST auth/kubernetes/login, validation: jwks, service tokens, ${JWKS_PODS} pods`,
   baseline: "fastify-hello-world",
+  floor: "floor-login-service",
   target: { text: "≥ 40%", met: (r) => (r.ratio ?? 0) >= 0.4 },
   unavailable: kubernetesAuthMissing,
   run: (ctx) => jwksLogin(ctx, "service", "k8s-login-jwks-service"),

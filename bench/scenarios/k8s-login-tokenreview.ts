@@ -2,7 +2,7 @@ import { loginLoad, mountKubernetesAuth } from "../lib/k8s.js";
 import { startLatchkey } from "../lib/latchkey.js";
 import { measureHttp } from "../lib/measure.js";
 import { cpuSeconds } from "../lib/processes.js";
-import { reviewFixture } from "../lib/tokenreview.js";
+import { reviewConfig, reviewFixture } from "../lib/tokenreview.js";
 import type { BenchContext, Measurement, Scenario } from "../lib/types.js";
 import { tokenReviewUnavailable } from "./k8s-tokenreview-direct.js";
 
@@ -13,17 +13,7 @@ import { tokenReviewUnavailable } from "./k8s-tokenreview-direct.js";
 export async function tokenReviewLogin(ctx: BenchContext, reviewCacheTtl: number, label: string): Promise<Measurement> {
   const fx = await reviewFixture(ctx);
   const server = await startLatchkey(ctx, { mode: "config" }, label);
-  await mountKubernetesAuth(
-    server,
-    {
-      kubernetes_host: fx.host,
-      kubernetes_ca_cert: fx.caPem,
-      token_reviewer_jwt: fx.reviewerJwt,
-      disable_local_ca_jwt: true,
-      review_cache_ttl: reviewCacheTtl,
-    },
-    {},
-  );
+  await mountKubernetesAuth(server, reviewConfig(fx, reviewCacheTtl), {});
   const apiBefore = fx.apiServerPid ? cpuSeconds(fx.apiServerPid) : null;
   const t0 = performance.now();
   const m = await measureHttp(ctx, server.process, {

@@ -19,6 +19,7 @@ export const kvV2ReadSqlite: Scenario = {
   name: "kv-v2-read-sqlite",
   about: `GET secret/data/app/s<n> over ${KV_KEYS} secrets (config file: SQLite, auto seal)`,
   baseline: "fastify-hello-world",
+  floor: "floor-kv-read",
   target: { text: "≥ 50%", met: (r) => (r.ratio ?? 0) >= 0.5 },
   async run(ctx) {
     const { server, token } = await startKvServer(ctx, "kv-v2-read-sqlite");
