@@ -281,10 +281,9 @@ export function createCore(opts: CoreOptions) {
   async function auditFailure(req: ApiRequest, requestId: string, trail: AuditTrail, err: unknown) {
     if (!audit.enabled() || trail.responseAudited) return;
     const entry = auditRequestOf(requestId, trail, req);
-    const error = err instanceof LatchkeyError ? err.message : "internal error";
     try {
       if (!trail.requestAudited) await audit.logRequest(entry);
-      await audit.logResponse({ ...entry, error });
+      await audit.logResponse({ ...entry, error: auditedError(err) });
     } catch (auditErr) {
       // The request already failed; the broker has logged why the entry could not be written.
       logger.debug({ err: auditErr, request_id: requestId }, "audit entry for a failed request not written");
@@ -345,7 +344,7 @@ export function createCore(opts: CoreOptions) {
     try {
       resp = (await handler(logical)) ?? {};
     } catch (err) {
-      await recordResponse(undefined, err instanceof LatchkeyError ? err.message : "internal error");
+      await recordResponse(undefined, auditedError(err));
       throw err;
     }
 
@@ -370,7 +369,7 @@ export function createCore(opts: CoreOptions) {
       if (resp.auth) extra.auth = await issueLoginToken(mount, match.path, resp.auth);
       if (resp.authResult) extra.auth = resp.authResult;
     } catch (err) {
-      await recordResponse(undefined, err instanceof LatchkeyError ? err.message : "internal error");
+      await recordResponse(undefined, auditedError(err));
       throw err;
     }
 
@@ -451,7 +450,7 @@ export function createCore(opts: CoreOptions) {
         throw permissionDenied(params.reason);
       }
     }
-    checkWrapping(acl.permissions(path, ctx, operation), wrapTtl);
+    checkWrapping(result, wrapTtl);
     return result.sudo;
   }
 
@@ -513,10 +512,13 @@ export function createCore(opts: CoreOptions) {
 
 export type Core = ReturnType<typeof createCore>;
 
+/** The error an audit entry records: a latchkey error's message (the broker hashes what it quotes), else nothing internal. */
+const auditedError = (err: unknown) => (err instanceof LatchkeyError ? err.message : "internal error");
+
 /** A policy's `min_wrapping_ttl` / `max_wrapping_ttl` on the path: the response must be wrapped, within them. */
-function checkWrapping(limits: { minWrappingTtl?: number; maxWrappingTtl?: number } | undefined, wrapTtl: number | undefined) {
-  const min = limits?.minWrappingTtl ?? 0;
-  const max = limits?.maxWrappingTtl ?? 0;
+function checkWrapping(limits: { minWrappingTtl?: number; maxWrappingTtl?: number }, wrapTtl: number | undefined) {
+  const min = limits.minWrappingTtl ?? 0;
+  const max = limits.maxWrappingTtl ?? 0;
   if (min === 0 && max === 0) return;
   if (wrapTtl === undefined) throw badRequest("policy requires the response to be wrapped: set the \"X-Vault-Wrap-TTL\" header");
   if (min > 0 && wrapTtl < min) throw badRequest(`wrapping TTL is less than the minimum of ${min}s permitted by policy`);

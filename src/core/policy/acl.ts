@@ -154,11 +154,13 @@ export function compileAcl(policies: Policy[]): Acl {
     check(path, op, ctx = NO_METADATA): AclCheck {
       const winner = winnerFor(path, ctx, op);
       if (!winner || winner.grant.bits & DENY) return { allowed: false, sudo: false, capabilities: ["deny"] };
-      const { bits } = winner.grant;
+      const { bits, minWrappingTtl, maxWrappingTtl } = winner.grant;
       return {
         allowed: (bits & capabilityBit(op)) !== 0,
         sudo: (bits & capabilityBit("sudo")) !== 0,
         capabilities: bits === 0 ? ["deny"] : capabilitiesOf(bits),
+        ...(minWrappingTtl && { minWrappingTtl }),
+        ...(maxWrappingTtl && { maxWrappingTtl }),
       };
     },
     permissions(path, ctx = NO_METADATA, op): AclPermissions | undefined {

@@ -53,6 +53,9 @@ export interface AclCheck {
    * returned; a root ACL returns every capability but `deny`.
    */
   capabilities: Capability[];
+  /** The winning rule's `min_wrapping_ttl` / `max_wrapping_ttl`, seconds, when it sets them. */
+  minWrappingTtl?: number;
+  maxWrappingTtl?: number;
 }
 
 /** The merged permissions of the rule that wins for a path. */
