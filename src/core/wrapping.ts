@@ -2,6 +2,7 @@ import type { StorageView } from "../storage/types.js";
 import { badRequest } from "./errors.js";
 import { RESPONSE_WRAPPING_POLICY_NAME } from "./policy/builtin.js";
 import { parseDuration } from "./tokens/duration.js";
+import { MAX_TOKEN_TTL } from "./tokens/store.js";
 import type { TokenAuthResult, TokenStore } from "./tokens/types.js";
 
 /** Vault's `wrap_info` block: what a client gets instead of the response it asked to have wrapped. */
@@ -34,8 +35,8 @@ interface StoredWrap {
   ttl: number;
 }
 
-/** The largest wrapping TTL, as for any token: Vault's system max lease TTL. */
-const MAX_WRAP_TTL = 768 * 3600;
+/** The largest wrapping TTL: a wrapping token is a token, bounded like any other. */
+const MAX_WRAP_TTL = MAX_TOKEN_TTL;
 
 export const invalidWrappingToken = () =>
   badRequest("wrapping token is not valid or does not exist", "LK_ERR_INVALID_WRAPPING_TOKEN");
@@ -118,8 +119,10 @@ export function createWrapping(deps: {
       const entry = await take(tokenKey);
       return store({ ...entry, creationTime: new Date(now()).toISOString() }, entry.response.auth?.accessor);
     },
-    /** Drops what a revoked token wrapped; called when any token is revoked. */
-    forget: (tokenKey: string) => storage.delete(entryKey(tokenKey)),
+    /** Drops what a revoked token wrapped; called when any token is revoked, so most have nothing to drop (a read, no write). */
+    async forget(tokenKey: string) {
+      if (await storage.get(entryKey(tokenKey))) await storage.delete(entryKey(tokenKey));
+    },
     keyOf: (token: string) => tokens.keyOf(token),
   };
 }
