@@ -15,6 +15,7 @@ import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
+import { policyNames } from "./tokens/policies.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
 import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
 import { createWrapping, invalidWrappingToken, parseWrapTtl, type WrapInfo } from "./wrapping.js";
@@ -480,7 +481,7 @@ export function createCore(opts: CoreOptions) {
 
   async function issueLoginToken(mount: MountedBackend, path: string, auth: NonNullable<LogicalResponse["auth"]>) {
     // Vault: no auth method may hand out a root token, whatever its role says.
-    if (auth.policies.some((p) => p.trim().toLowerCase() === "root")) {
+    if (policyNames(auth.policies).includes("root")) {
       logger.warn({ mount: mount.entry.path }, "auth method tried to issue a root token; refused");
       throw permissionDenied("auth methods cannot create root tokens");
     }
