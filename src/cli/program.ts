@@ -5,6 +5,7 @@ import type { CommandGroup } from "./command.js";
 import { createContext, type CliContext, type CliIO } from "./context.js";
 import { reportFailure } from "./errors.js";
 import { registerGeneric } from "./generic.js";
+import { registerInjector } from "./injector.js";
 import { registerK8sAuthMethod } from "./k8s-auth-method.js";
 import { registerK8sDynamicSecret } from "./k8s-dynamic-secret.js";
 import { registerK8sGatewayConfig } from "./k8s-gateway-config.js";
@@ -33,6 +34,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerK8sDynamicSecret,
   registerSecrets,
   registerKv,
+  registerInjector,
   registerVersion,
 ];
 

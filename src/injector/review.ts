@@ -1,0 +1,94 @@
+/**
+ * AdmissionReview in, AdmissionReview out (admission.k8s.io/v1 and v1beta1,
+ * answered in the request's version). Pure: no network call while a review
+ * is answered.
+ */
+import { optedIn } from "./annotations.js";
+import { decide, type InjectorOptions } from "./patch.js";
+
+export const REVIEW_VERSIONS = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const;
+
+/** A body the API server would never send; answered with 400 and this message. */
+export class MalformedReview extends Error {
+  override readonly name = "MalformedReview";
+}
+
+export type ReviewResult = "injected" | "unchanged" | "refused" | "unhandled";
+
+export interface ReviewAnswer {
+  result: ReviewResult;
+  body: {
+    apiVersion: string;
+    kind: "AdmissionReview";
+    response: {
+      uid: string;
+      allowed: boolean;
+      patchType?: "JSONPatch";
+      patch?: string;
+      warnings?: string[];
+      status?: { code: number; message: string };
+    };
+  };
+}
+
+/** Answers one AdmissionReview body; throws MalformedReview for a body that is not one. */
+export function answerReview(body: unknown, options: InjectorOptions): ReviewAnswer {
+  const review = asRecord(body);
+  if (!review) throw new MalformedReview("the body must be a JSON AdmissionReview object");
+  const apiVersion = review["apiVersion"];
+  if (typeof apiVersion !== "string" || !(REVIEW_VERSIONS as readonly string[]).includes(apiVersion)) {
+    throw new MalformedReview(`apiVersion must be one of ${REVIEW_VERSIONS.join(", ")}`);
+  }
+  if (review["kind"] !== "AdmissionReview") throw new MalformedReview('kind must be "AdmissionReview"');
+  const request = asRecord(review["request"]);
+  if (!request) throw new MalformedReview("request is missing");
+  const uid = request["uid"];
+  if (typeof uid !== "string" || uid === "") throw new MalformedReview("request.uid is missing");
+
+  const answer = (result: ReviewResult, response: Omit<ReviewAnswer["body"]["response"], "uid">): ReviewAnswer => {
+    const warnings = response.warnings?.length ? { warnings: response.warnings } : {};
+    return { result, body: { apiVersion, kind: "AdmissionReview", response: { uid, ...response, ...warnings } } };
+  };
+  const pod = request["object"];
+  const kind = asRecord(request["kind"]);
+  const namespace = typeof request["namespace"] === "string" ? request["namespace"] : undefined;
+  if (kind?.["kind"] !== "Pod" || request["operation"] !== "CREATE" || request["subResource"] !== undefined) {
+    // Only pod creation is injected; anything else the configuration routes
+    // here is let through, refused only when an opted-in pod would lose its secrets.
+    return unhandled(answer, pod, "latchkey injects pods on CREATE only");
+  }
+  try {
+    const decision = decide(pod, namespace, options);
+    if (decision.kind === "refused") {
+      return answer("refused", { allowed: false, status: { code: 400, message: `latchkey: ${decision.message}` } });
+    }
+    if (decision.kind === "unchanged") return answer("unchanged", { allowed: true, warnings: decision.warnings });
+    return answer("injected", {
+      allowed: true,
+      patchType: "JSONPatch",
+      patch: Buffer.from(JSON.stringify(decision.patch)).toString("base64"),
+      warnings: decision.warnings,
+    });
+  } catch {
+    return unhandled(answer, pod, "latchkey could not build a patch for this pod");
+  }
+}
+
+function unhandled(
+  answer: (result: ReviewResult, response: Omit<ReviewAnswer["body"]["response"], "uid">) => ReviewAnswer,
+  pod: unknown,
+  why: string,
+): ReviewAnswer {
+  const meta = asRecord(asRecord(pod)?.["metadata"]);
+  const strings = (v: unknown): Record<string, string> =>
+    Object.fromEntries(Object.entries(asRecord(v) ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
+  if (optedIn(strings(meta?.["annotations"]), strings(meta?.["labels"]))) {
+    // Fail closed: an opted-in pod never starts without its secrets.
+    return answer("refused", { allowed: false, status: { code: 400, message: why } });
+  }
+  return answer("unhandled", { allowed: true, warnings: [why] });
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,146 @@
+/** Starts the injector from its flags: the Kubernetes client, TLS, the HTTPS server and the reconciler. */
+import { existsSync, readFileSync } from "node:fs";
+import { pino, type Logger } from "pino";
+import { parseDuration } from "../core/tokens/duration.js";
+import { createKubeClient, type KubeClientConfig } from "../kube/client.js";
+import { loadKubeconfig } from "../kube/kubeconfig.js";
+import type { InjectorOptions } from "./patch.js";
+import { buildInjectorApp, createInjectorMetrics, reconcileOnce, serverSupportsNativeSidecars, type InjectorApp } from "./server.js";
+import { setCaBundle, startAutoTls, watchPairFiles, type ServingPair } from "./tls.js";
+
+export interface InjectorFlags {
+  listen: string;
+  latchkeyAddr: string;
+  agentImage: string;
+  agentCaFile?: string;
+  tokenAudience?: string;
+  tokenExpiration?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsAuto?: boolean;
+  webhookConfigName?: string;
+  tlsHosts?: string;
+  /** Serving certificate validity under --tls-auto; renewed at two thirds of it. */
+  tlsValidity?: string;
+  kubeconfig?: string;
+  nativeSidecars?: "auto" | "on" | "off";
+  namespace?: string;
+  reconcileInterval?: string;
+}
+
+export interface RunningInjector {
+  app: InjectorApp;
+  port: number;
+  /** Under --tls-auto: the CA bundle published, and a forced renewal. */
+  bundle(): string | undefined;
+  rotate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Validates the flags (a clear message for each mistake) and starts serving. */
+export async function startInjector(flags: InjectorFlags, logger: Logger = pino({ level: "info" })): Promise<RunningInjector> {
+  const listen = /^(.*):(\d{1,5})$/.exec(flags.listen);
+  if (!listen) throw new Error(`--listen must be host:port, not "${flags.listen}"`);
+  if (!/^https?:\/\//.test(flags.latchkeyAddr)) throw new Error("--latchkey-addr must be an http:// or https:// URL");
+  if (!flags.agentImage) throw new Error("--agent-image is required");
+  const fromFiles = flags.tlsCertFile !== undefined || flags.tlsKeyFile !== undefined;
+  if (fromFiles === Boolean(flags.tlsAuto)) throw new Error("give either --tls-cert-file with --tls-key-file, or --tls-auto");
+  if (fromFiles && (!flags.tlsCertFile || !flags.tlsKeyFile)) throw new Error("--tls-cert-file and --tls-key-file go together");
+  const hosts = (flags.tlsHosts ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
+  if (flags.tlsAuto && (!flags.webhookConfigName || hosts.length === 0)) {
+    throw new Error("--tls-auto needs --webhook-config-name and --tls-hosts");
+  }
+  const nativeMode = flags.nativeSidecars ?? "auto";
+  if (!["auto", "on", "off"].includes(nativeMode)) throw new Error("--native-sidecars must be auto, on or off");
+
+  const kube = createKubeClient(kubeConfig(flags.kubeconfig));
+  const closers: (() => unknown)[] = [() => kube.close()];
+  try {
+    const nativeSidecars = nativeMode === "auto" ? await serverSupportsNativeSidecars(kube) : nativeMode === "on";
+    const ownNamespace = flags.namespace ?? process.env.POD_NAMESPACE ?? readIfExists(`${SA_DIR}/namespace`);
+    const options: InjectorOptions = {
+      agentImage: flags.agentImage,
+      latchkeyAddr: flags.latchkeyAddr,
+      caFile: flags.agentCaFile,
+      tokenAudience: flags.tokenAudience ?? "latchkey",
+      tokenExpirationSeconds: Math.max(600, parseDuration(flags.tokenExpiration ?? "600", "--token-expiration")),
+      nativeSidecars,
+      ownNamespace,
+    };
+    const metrics = createInjectorMetrics();
+    let swap: (pair: ServingPair) => void = () => undefined;
+    const onPair = (pair: ServingPair): void => swap(pair);
+    const onError = (err: Error): void => logger.error({ err }, err.message);
+    let pair: ServingPair;
+    let auto: Awaited<ReturnType<typeof startAutoTls>> | undefined;
+    if (flags.tlsAuto) {
+      const name = flags.webhookConfigName ?? "";
+      auto = await startAutoTls({
+        hosts,
+        validityMs: parseDuration(flags.tlsValidity ?? "720h", "--tls-validity") * 1000,
+        publishBundle: (bundle) => setCaBundle(kube, name, bundle),
+        onPair,
+        onError,
+      });
+      pair = auto.pair;
+      closers.push(() => auto?.stop());
+    } else {
+      const files = watchPairFiles(flags.tlsCertFile ?? "", flags.tlsKeyFile ?? "", onPair, onError);
+      pair = files.pair;
+      closers.push(() => files.stop());
+    }
+    const app = buildInjectorApp({ options, metrics, https: pair });
+    swap = (next) => {
+      // Existing connections keep their session; new handshakes get the new pair.
+      app.server.setSecureContext({ cert: next.cert, key: next.key });
+      logger.info("serving a renewed TLS certificate");
+    };
+    closers.unshift(() => app.close());
+    await app.listen({ host: listen[1]?.replace(/^\[|\]$/g, ""), port: Number(listen[2]) });
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : Number(listen[2]);
+
+    const interval = parseDuration(flags.reconcileInterval ?? "60s", "--reconcile-interval") * 1000;
+    if (interval > 0) {
+      const skip = ["kube-system", ...(ownNamespace ? [ownNamespace] : [])];
+      const timer = setInterval(() => {
+        reconcileOnce(kube, metrics, skip).catch((err: Error) => logger.warn({ err }, "reconciling opted-in pods failed"));
+      }, interval);
+      timer.unref();
+      closers.push(() => clearInterval(timer));
+    }
+    logger.info({ port, nativeSidecars }, "latchkey injector listening");
+    return {
+      app,
+      port,
+      bundle: () => auto?.bundle(),
+      rotate: () => auto?.rotate() ?? Promise.resolve(),
+      close: async () => {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+}
+
+/** `--kubeconfig`, else in-cluster (the pod's service account, its token re-read as kubelet rotates it). */
+function kubeConfig(kubeconfig: string | undefined): KubeClientConfig {
+  if (kubeconfig) return loadKubeconfig(kubeconfig);
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+  if (!host) throw new Error("not running in a pod: give --kubeconfig");
+  return {
+    host: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    caPem: readIfExists(`${SA_DIR}/ca.crt`),
+    tokenProvider: () => readFileSync(`${SA_DIR}/token`, "utf8").trim(),
+  };
+}
+
+function readIfExists(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+}
+

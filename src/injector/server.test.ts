@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InjectorOptions } from "./patch.js";
+import { buildInjectorApp, createInjectorMetrics, type InjectorApp } from "./server.js";
+import { generatePair } from "./tls.js";
+
+const options: InjectorOptions = {
+  agentImage: "latchkey:1",
+  latchkeyAddr: "https://latchkey:8200",
+  tokenAudience: "latchkey",
+  tokenExpirationSeconds: 600,
+  nativeSidecars: false,
+  ownNamespace: "latchkey",
+};
+
+function review(apiVersion: string, object: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion,
+    kind: "AdmissionReview",
+    request: { uid: "u-1", kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "team", object, ...extra },
+  };
+}
+
+const optedIn = {
+  metadata: {
+    name: "app",
+    labels: { "latchkey.io/inject": "true" },
+    annotations: { "latchkey.io/role": "app", "latchkey.io/inject-secret-db": "secret/data/db", "latchkey.io/mode": "native-sidecar" },
+  },
+  spec: { containers: [{ name: "app", image: "app", command: ["app"] }] },
+};
+
+describe("injector app", () => {
+  let app: InjectorApp;
+  const metrics = createInjectorMetrics();
+  beforeAll(async () => {
+    app = buildInjectorApp({ options, metrics, https: await generatePair(["127.0.0.1"], 3_600_000) });
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  it.each(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])("answers %s in the request's version with a base64 JSONPatch and warnings", async (version) => {
+    const res = await app.inject({ method: "POST", url: "/mutate", payload: review(version, optedIn) });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ apiVersion: string; response: { uid: string; allowed: boolean; patchType: string; patch: string; warnings: string[] } }>();
+    expect(body.apiVersion).toBe(version);
+    expect(body.response).toMatchObject({ uid: "u-1", allowed: true, patchType: "JSONPatch" });
+    expect(body.response.warnings).toEqual([
+      "latchkey: this API server does not run native sidecars (Kubernetes 1.29+); injected a sidecar container instead",
+    ]);
+    const patch = JSON.parse(Buffer.from(body.response.patch, "base64").toString("utf8")) as { path: string }[];
+    expect(patch.map((op) => op.path)).toContain("/metadata/annotations/latchkey.io~1status");
+  });
+
+  it("refuses an opted-in pod with a bad annotation, with the message in status", async () => {
+    const bad = { ...optedIn, metadata: { ...optedIn.metadata, annotations: { ...optedIn.metadata.annotations, "latchkey.io/mode": "x" } } };
+    const res = await app.inject({ method: "POST", url: "/mutate", payload: review("admission.k8s.io/v1", bad) });
+    expect(res.json()).toEqual({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid: "u-1", allowed: false, status: { code: 400, message: 'latchkey: latchkey.io/mode must be one of init, sidecar, native-sidecar, not "x"' } },
+    });
+  });
+
+  it("allows what it cannot handle with a warning, unless the pod opted in", async () => {
+    const plain = { metadata: { name: "p" }, spec: { containers: [] } };
+    const update = await app.inject({ method: "POST", url: "/mutate", payload: review("admission.k8s.io/v1", plain, { operation: "UPDATE" }) });
+    expect(update.json<{ response: unknown }>().response).toEqual({ uid: "u-1", allowed: true, warnings: ["latchkey injects pods on CREATE only"] });
+    const opted = await app.inject({ method: "POST", url: "/mutate", payload: review("admission.k8s.io/v1", optedIn, { operation: "UPDATE" }) });
+    expect(opted.json<{ response: unknown }>().response).toEqual({
+      uid: "u-1",
+      allowed: false,
+      status: { code: 400, message: "latchkey injects pods on CREATE only" },
+    });
+  });
+
+  it.each([
+    ["not json", "{", 400, "Body is not valid JSON but content-type is set to 'application/json'"],
+    ["wrong version", { apiVersion: "v1", kind: "AdmissionReview" }, 400, "malformed AdmissionReview: apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1"],
+    ["wrong kind", { apiVersion: "admission.k8s.io/v1", kind: "Pod" }, 400, 'malformed AdmissionReview: kind must be "AdmissionReview"'],
+    ["no request", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }, 400, "malformed AdmissionReview: request is missing"],
+    ["no uid", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {} }, 400, "malformed AdmissionReview: request.uid is missing"],
+    ["array", [], 400, "malformed AdmissionReview: the body must be a JSON AdmissionReview object"],
+  ])("answers a malformed review (%s) with 400 and a clear message", async (_name, payload, status, message) => {
+    const res = await app.inject({
+      method: "POST",
+      url: "/mutate",
+      headers: { "content-type": "application/json" },
+      payload: typeof payload === "string" ? payload : JSON.stringify(payload),
+    });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toEqual({ errors: [message] });
+  });
+
+  it("serves healthz and metrics counting reviews, injections and latency", async () => {
+    expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });
+    const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(text).toMatch(/latchkey_injector_reviews_total\{result="injected"\} 2/);
+    expect(text).toMatch(/latchkey_injector_reviews_total\{result="malformed"\} \d+/);
+    expect(text).toMatch(/latchkey_injector_injections_total 2/);
+    expect(text).toMatch(/latchkey_injector_review_duration_seconds_count \d+/);
+  });
+});
