@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { longOptionNames, normaliseArgv } from "./args.js";
+import { registerAgent } from "./agent.js";
 import { registerAuth } from "./auth.js";
 import type { CommandGroup } from "./command.js";
 import { createContext, type CliContext, type CliIO } from "./context.js";
@@ -36,6 +37,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerKv,
   registerInjector,
   registerVersion,
+  registerAgent,
 ];
 
 /**
