@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # What `npm test` runs: build, unit tests, then the HTTP, end-to-end,
 # compatibility (real Vault clients) and integration suites, the last against
-# a real Kubernetes API server.
+# a real Kubernetes API server and a real PostgreSQL server.
 #
 # By default it starts the local control plane of scripts/k8s-test-cluster.sh
 # (building kube-apiserver once per machine) and stops it afterwards if it
 # started it. To use an existing cluster instead, set KUBE_HOST together with
 # KUBE_ADMIN_TOKEN (+ KUBE_CA, a CA file path) or with KUBECONFIG.
+# Likewise it starts scripts/pg-test-server.sh and exports LATCHKEY_TEST_PG_URL,
+# unless LATCHKEY_TEST_PG_URL is already set (a database of your own).
 # Exits with vitest's exit code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cluster=scripts/k8s-test-cluster.sh
+pg=scripts/pg-test-server.sh
 
 npm run build
 
@@ -58,16 +61,30 @@ if ! run_vitest "$results/unit.json" --project unit; then
   exit 1
 fi
 
+# What this run started, stopped again on exit.
+stop_on_exit=()
+cleanup() {
+  local script
+  for script in "${stop_on_exit[@]}"; do "$script" stop || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ -n "${KUBE_HOST:-}" ] && { [ -n "${KUBE_ADMIN_TOKEN:-}" ] || [ -n "${KUBECONFIG:-}" ]; }; then
   echo "[test] using the existing cluster at $KUBE_HOST"
 else
-  if ! "$cluster" status 2>/dev/null; then
-    trap '"$cluster" stop' EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-  fi
+  "$cluster" status 2>/dev/null || stop_on_exit+=("$cluster")
   "$cluster" start
   eval "$("$cluster" env)"
+fi
+
+if [ -n "${LATCHKEY_TEST_PG_URL:-}" ]; then
+  echo "[test] using the existing PostgreSQL database in LATCHKEY_TEST_PG_URL"
+else
+  "$pg" status 2>/dev/null || stop_on_exit+=("$pg")
+  "$pg" start
+  eval "$("$pg" env)"
 fi
 
 set +e
