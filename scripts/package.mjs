@@ -6,12 +6,27 @@
 //   dist-bin/latchkey/package.json             name and version, read by `latchkey version`
 //   dist-bin/latchkey/lib/better_sqlite3.node  the SQLite addon, which cannot be loaded from inside the executable
 //
+// and, from the same build, a root filesystem for images (FROM scratch) and for
+// application containers without glibc, where the agent is copied to:
+//
+//   dist-bin/rootfs/latchkey/bin/latchkey      the executable, its ELF interpreter /latchkey/bin/lib/ld-linux-x86-64.so.2
+//                                              and its RUNPATH $ORIGIN/lib (then /latchkey/bin/lib, for when /proc is absent)
+//   dist-bin/rootfs/latchkey/bin/lib/          the addon, glibc's loader and every shared library ldd names
+//   dist-bin/rootfs/etc/{passwd,group}         root and the unprivileged user latchkey runs as (65532)
+//   dist-bin/rootfs/etc/ssl/certs/ca-certificates.crt   the build host's CA bundle
+//   dist-bin/rootfs/tmp/                       mode 1777
+//
+// The rootfs copy is patched with Debian's patchelf after postject has injected
+// the blob: Node finds the blob through its ELF note at run time, which
+// patchelf keeps. It works only at /latchkey/bin/; dist-bin/latchkey/ keeps the
+// host's loader, so it runs where it is.
+//
 // Steps: esbuild bundles src/ into one CommonJS script (Node 20's SEA runs only
 // CommonJS), `node --experimental-sea-config` turns it into a blob, and postject
 // injects the blob into a copy of this node binary.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -54,6 +69,28 @@ const addonBeside = {
   },
 };
 
+/** Runs a host tool (patchelf, ldd), failing with its output. */
+function runTool(cmd, ...args) {
+  const res = spawnSync(cmd, args, { cwd: root, encoding: "utf8" });
+  if (res.status !== 0) {
+    const hint = res.error && "code" in res.error && res.error.code === "ENOENT" ? ` (install Debian's ${cmd})` : "";
+    throw new Error(`[package] ${cmd} ${args.join(" ")} failed${hint}: ${res.error?.message ?? `exit ${res.status}`}\n${res.stdout ?? ""}${res.stderr ?? ""}`);
+  }
+  return res.stdout;
+}
+
+/** The files ldd resolves for these ELF objects: `name => /path (addr)` and the loader's `/path (addr)` lines. */
+function sharedLibraries(...objects) {
+  const found = new Map();
+  for (const object of objects) {
+    for (const line of runTool("ldd", object).split("\n")) {
+      const m = /^\s*(?:(\S+) => )?(\/\S+) \(0x[0-9a-f]+\)$/.exec(line);
+      if (m) found.set(m[1] ?? basename(m[2]), m[2]);
+    }
+  }
+  return found;
+}
+
 /** Runs a step with this node; its output (postject warns about every ELF note section) is shown only if it fails. */
 function runNode(...args) {
   const res = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8" });
@@ -91,5 +128,21 @@ copyFileSync(addon, join(layout, "lib/better_sqlite3.node"));
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 writeFileSync(join(layout, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, license: pkg.license }, null, 2)}\n`);
 
+// The root filesystem.
+const rootfs = join(root, "dist-bin/rootfs");
+const bin = join(rootfs, "latchkey/bin");
+const INTERPRETER = "ld-linux-x86-64.so.2";
+cpSync(layout, bin, { recursive: true });
+for (const [name, path] of sharedLibraries(executable, join(layout, "lib/better_sqlite3.node"))) {
+  copyFileSync(realpathSync(path), join(bin, "lib", name));
+}
+statSync(join(bin, "lib", INTERPRETER));
+runTool("patchelf", "--set-interpreter", `/latchkey/bin/lib/${INTERPRETER}`, "--set-rpath", "$ORIGIN/lib:/latchkey/bin/lib", join(bin, "latchkey"));
+for (const name of ["ssl/certs", "tmp"]) mkdirSync(join(rootfs, name === "tmp" ? "tmp" : `etc/${name}`), { recursive: true });
+chmodSync(join(rootfs, "tmp"), 0o1777);
+writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/sbin/nologin\nlatchkey:x:65532:65532:latchkey:/tmp:/sbin/nologin\n");
+writeFileSync(join(rootfs, "etc/group"), "root:x:0:\nlatchkey:x:65532:\n");
+copyFileSync(realpathSync("/etc/ssl/certs/ca-certificates.crt"), join(rootfs, "etc/ssl/certs/ca-certificates.crt"));
+
 const mb = (statSync(executable).size / 2 ** 20).toFixed(1);
-console.log(`[package] ${relative(root, layout)}/ built in ${((Date.now() - started) / 1000).toFixed(1)} s; latchkey is ${mb} MiB`);
+console.log(`[package] ${relative(root, layout)}/ and ${relative(root, rootfs)}/ built in ${((Date.now() - started) / 1000).toFixed(1)} s; latchkey is ${mb} MiB`);

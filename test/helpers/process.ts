@@ -14,10 +14,24 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string | null>;
 }
 
-/** Starts the built `latchkey server` as a child process and waits for its banner. */
-export async function startServerProcess(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [BIN, "server", ...args], {
-    env: { ...process.env, ...env },
+export interface ServerCommand {
+  /** What runs before `server ARGS...`; by default this node with the built bin/latchkey.js. */
+  command?: string[];
+  /** Start from an empty environment (only `env`), as a packaged executable is tested; by default this process's. */
+  bareEnv?: boolean;
+  cwd?: string;
+}
+
+/** Starts `latchkey server` (the built one, or `opts.command`) as a child process and waits for its banner. */
+export async function startServerProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: ServerCommand = {},
+): Promise<ServerProcess> {
+  const [cmd, ...prefix] = opts.command ?? [process.execPath, BIN];
+  const proc = spawn(cmd, [...prefix, "server", ...args], {
+    cwd: opts.cwd,
+    env: opts.bareEnv ? env : { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -34,9 +48,13 @@ export async function startServerProcess(args: string[], env: Record<string, str
       }
     };
     proc.stdout!.on("data", check);
-    proc.once("exit", () => {
+    proc.once("error", (err) => {
       clearTimeout(timer);
-      reject(new Error(`server exited before starting:\n${out}`));
+      reject(err);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before starting:\n${out}`));
     });
   });
   return {
