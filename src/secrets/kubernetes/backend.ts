@@ -2,6 +2,7 @@ import type { Backend, BackendContext, BackendFactory } from "../../core/types.j
 import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { reconcileIntents, revokeLease } from "./cleanup.js";
 import { credsPath } from "./path-creds.js";
+import { csrPaths } from "./path-csr.js";
 import { rolePaths } from "./path-roles.js";
 import { rotatePaths } from "./path-rotate.js";
 import { targetPaths } from "./path-targets.js";
@@ -51,6 +52,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     paths: [
       ...targetPaths({ files, env: opts.env ?? process.env, read: opts.read }),
       ...rotatePaths(deps),
+      ...csrPaths(deps),
       ...rolePaths(),
       credsPath({
         clients,

@@ -21,7 +21,7 @@ function recorder() {
   const unused = () => Promise.reject(new Error("not called in these tests"));
   const createClient = (config: KubeClientConfig): PooledClient => {
     built.push(config);
-    return { host: config.host, create: unused, delete: unused, createTokenRequest: unused, getNamespace: unused, close: async () => void closed++ };
+    return { host: config.host, get: unused, create: unused, delete: unused, createTokenRequest: unused, getNamespace: unused, close: async () => void closed++ };
   };
   return { built, createClient, closed: () => closed };
 }

@@ -29,12 +29,19 @@ export const KINDS: Record<ObjectKind, KindInfo> = {
   ClusterRoleBinding: { ...RBAC, resource: "clusterrolebindings", namespaced: false },
   // Only read (allowed_kubernetes_namespace_selector), never created.
   Namespace: { apiVersion: "v1", base: "/api/v1", resource: "namespaces", namespaced: false },
+  // A target's own client certificate (targets/<name>/csr), never a lease's.
+  CertificateSigningRequest: {
+    apiVersion: "certificates.k8s.io/v1",
+    base: "/apis/certificates.k8s.io/v1",
+    resource: "certificatesigningrequests",
+    namespaced: false,
+  },
 };
 
 /** `serviceaccounts`, `roles.rbac.authorization.k8s.io`: how the API server names a resource in its messages. */
 export function qualifiedResource(kind: ObjectKind): string {
   const info = KINDS[kind];
-  return info.base === "/api/v1" ? info.resource : `${info.resource}.rbac.authorization.k8s.io`;
+  return info.base === "/api/v1" ? info.resource : `${info.resource}.${info.base.split("/")[2]}`;
 }
 
 export function collectionPath(ref: Omit<ObjectRef, "name">): string {

@@ -57,6 +57,13 @@ export function fakeCluster() {
       objects.set(key, obj);
       return obj as T;
     },
+    async get<T>(path: string): Promise<T> {
+      calls.push(`GET ${path}`);
+      failure("GET", path);
+      const obj = objects.get(path);
+      if (!obj) throw new KubeApiError(404, "NotFound", "not found", "GET", path);
+      return obj as T;
+    },
     async delete(path: string) {
       calls.push(`DELETE ${path}`);
       failure("DELETE", path);
@@ -114,8 +121,9 @@ export async function engineCore(cluster: FakeCluster, opts: { files?: Record<st
     if (!(path in files)) throw new Error(`ENOENT: ${path}`);
     return files[path];
   };
+  const physical = createMemoryStore();
   const core = createCore({
-    physical: createMemoryStore(),
+    physical,
     seal: { type: "shamir" },
     storageType: "memory",
     logger,
@@ -149,7 +157,12 @@ export async function engineCore(cluster: FakeCluster, opts: { files?: Record<st
     // Tests read arbitrary fields of Vault-shaped JSON.
     return { status: res.status, body: (res.body ?? {}) as Record<string, any> };
   };
-  return { core, logger, request, targets, files };
+  /** Every stored value's bytes as text (what a disk would hold), to check no secret is there in plaintext. */
+  const stored = async () => {
+    const keys = await physical.scan("");
+    return (await Promise.all(keys.map(async (k) => Buffer.from((await physical.get(k)) ?? []).toString("latin1")))).join("\n");
+  };
+  return { core, logger, request, targets, files, stored };
 }
 
 /** A self-signed certificate and its key (P-256), and a key that does not belong to it. */

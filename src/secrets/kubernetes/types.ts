@@ -57,7 +57,7 @@ export interface EngineRole {
   nameTemplate: string;
 }
 
-export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "Namespace";
+export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "Namespace" | "CertificateSigningRequest";
 
 /** An object latchkey created for a lease; cluster-scoped kinds have no namespace. */
 export interface ObjectRef {
@@ -89,7 +89,7 @@ export interface IntentRecord extends LeaseInternal {
 }
 
 /** The part of the kube client the engine uses; tests pass a fake. */
-export type ClusterApi = Pick<KubeClient, "host" | "create" | "delete" | "createTokenRequest" | "getNamespace">;
+export type ClusterApi = Pick<KubeClient, "host" | "get" | "create" | "delete" | "createTokenRequest" | "getNamespace">;
 
 /** Connections to targets, one pooled client per target, rebuilt when the target changes. */
 export interface TargetClients {
