@@ -46,44 +46,63 @@ export interface GeneratedPair extends ServingPair {
   notAfter: Date;
 }
 
-/** A fresh CA and a serving certificate it signs for `hosts` (DNS names or IP addresses). */
-export async function generatePair(hosts: string[], validityMs: number, now = new Date()): Promise<GeneratedPair> {
+/** A signing CA kept in memory only; its private key never leaves the process. */
+export interface SigningCa {
+  pem: string;
+  subject: string;
+  keys: webcrypto.CryptoKeyPair;
+}
+
+/** A fresh CA valid for `validityMs`. */
+export async function generateCa(validityMs: number, now = new Date()): Promise<SigningCa> {
   x509.cryptoProvider.set(webcrypto);
-  const notBefore = new Date(now.getTime() - 60_000);
-  const notAfter = new Date(now.getTime() + validityMs);
-  const caKeys = await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
+  const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=latchkey-injector-ca-${now.getTime()}`,
-    keys: caKeys,
+    // A distinct subject per CA: the bundle holds two at a time.
+    name: `CN=latchkey-injector-ca-${Buffer.from(webcrypto.getRandomValues(new Uint8Array(6))).toString("hex")}`,
+    keys,
     signingAlgorithm: ALGORITHM,
-    notBefore,
-    // The CA outlives the serving certificate a little, so a bundle still holding it stays valid past renewal.
-    notAfter: new Date(notAfter.getTime() + validityMs),
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + validityMs),
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
+  return { pem: ca.toString("pem"), subject: ca.subject, keys };
+}
+
+/** A serving certificate signed by `ca` for `hosts` (DNS names or IP addresses). */
+export async function issueServing(ca: SigningCa, hosts: string[], validityMs: number, now = new Date()): Promise<GeneratedPair> {
+  x509.cryptoProvider.set(webcrypto);
+  const notAfter = new Date(now.getTime() + validityMs);
   const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${hosts[0] ?? "latchkey-injector"}`,
     issuer: ca.subject,
     publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
+    signingKey: ca.keys.privateKey,
     signingAlgorithm: ALGORITHM,
-    notBefore,
+    notBefore: new Date(now.getTime() - 60_000),
     notAfter,
     serialNumber: webcrypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "01"),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
       new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: "ip", value: h } : { type: "dns", value: h }))),
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{64}/g, "$&\n")}\n-----END PRIVATE KEY-----\n`;
-  return { cert: cert.toString("pem"), key, caPem: ca.toString("pem"), notAfter };
+  return { cert: cert.toString("pem"), key, caPem: ca.pem, notAfter };
+}
+
+/** A fresh CA and a serving certificate it signs: for tests and one-off use. */
+export async function generatePair(hosts: string[], validityMs: number): Promise<GeneratedPair> {
+  return issueServing(await generateCa(validityMs), hosts, validityMs);
 }
 
 const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
@@ -108,6 +127,12 @@ export interface AutoTlsOptions {
   validityMs: number;
   /** Renew when this fraction of the validity has passed. Default 2/3. */
   renewAt?: number;
+  /**
+   * How long a published bundle must have been in place before the server
+   * switches to a certificate it newly trusts: the API server picks up a
+   * changed webhook configuration through a watch, not at once. Default 10 s.
+   */
+  settleMs?: number;
   /** Publishes the CA bundle clients must trust; resolves once it is in place. */
   publishBundle: (bundlePem: string) => Promise<void>;
   onPair: OnPair;
@@ -115,13 +140,19 @@ export interface AutoTlsOptions {
 }
 
 /**
- * Rotation order that rejects no review: publish old+new CA, then serve the
- * new certificate; the old CA leaves the bundle at the next rotation.
+ * Rotation that rejects no review: the bundle always holds the serving CA and
+ * the next one, published a whole period (at least `settleMs`) before the
+ * server switches to a certificate the next CA signs.
  */
 export async function startAutoTls(options: AutoTlsOptions): Promise<{ pair: GeneratedPair; bundle(): string; rotate(): Promise<void>; stop(): void }> {
-  let current = await generatePair(options.hosts, options.validityMs);
-  let bundle = current.caPem;
+  // Each CA serves for one period after being the "next" one for a period.
+  const caValidity = options.validityMs * 3;
+  let ca = await generateCa(caValidity);
+  let current = await issueServing(ca, options.hosts, options.validityMs);
+  let next = await generateCa(caValidity);
+  let bundle = bundleOf(ca, next);
   await options.publishBundle(bundle);
+  let publishedAt = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const schedule = (): void => {
@@ -134,12 +165,17 @@ export async function startAutoTls(options: AutoTlsOptions): Promise<{ pair: Gen
   const rotate = (): Promise<void> => {
     rotating ??= (async () => {
       try {
-        const next = await generatePair(options.hosts, options.validityMs);
-        const both = current.caPem + next.caPem;
+        const wait = publishedAt + (options.settleMs ?? 10_000) - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const pair = await issueServing(next, options.hosts, options.validityMs);
+        options.onPair(pair);
+        ca = next;
+        current = pair;
+        next = await generateCa(caValidity);
+        const both = bundleOf(ca, next);
         await options.publishBundle(both);
         bundle = both;
-        current = next;
-        options.onPair(next);
+        publishedAt = Date.now();
       } finally {
         rotating = undefined;
         clearTimeout(timer);
@@ -158,4 +194,9 @@ export async function startAutoTls(options: AutoTlsOptions): Promise<{ pair: Gen
       clearTimeout(timer);
     },
   };
+}
+
+/** PEM blocks each on their own lines: `toString("pem")` ends without a newline, and Go's PEM reader needs one. */
+function bundleOf(...cas: SigningCa[]): string {
+  return cas.map((c) => `${c.pem.trim()}\n`).join("");
 }

@@ -1,0 +1,41 @@
+/** The injector's shipped manifests, validated by the real API server (server-side dry run). */
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { adminClient, cleanup, kubectl, uniqueNamespace } from "../helpers/k8s.js";
+
+const MANIFEST = readFileSync(new URL("../../deploy/injector/injector.yaml", import.meta.url), "utf8");
+
+describe("deploy/injector", () => {
+  afterAll(cleanup);
+
+  it("is accepted by kube-apiserver", async () => {
+    const ns = await uniqueNamespace();
+    let manifest = MANIFEST.replace(/namespace: latchkey\b/g, `namespace: ${ns}`);
+    const version = await adminClient().get<{ minor: string }>("/version");
+    // policy/v1 PodDisruptionBudget is served from 1.21 (v1beta1 is gone in 1.25); the test server may be older.
+    if (Number.parseInt(version.minor, 10) < 21) manifest = manifest.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+    const out = await kubectl(["apply", "--dry-run=server", "-f", "-"], { input: manifest });
+    const applied = out.trim().split("\n").map((line) => line.replace(/ (created|configured|unchanged) \(server dry run\)$/, ""));
+    expect(applied.sort()).toEqual(
+      [
+        "clusterrole.rbac.authorization.k8s.io/latchkey-injector",
+        "clusterrolebinding.rbac.authorization.k8s.io/latchkey-injector",
+        "deployment.apps/latchkey-injector",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/latchkey-injector",
+        "poddisruptionbudget.policy/latchkey-injector",
+        "service/latchkey-injector",
+        "serviceaccount/latchkey-injector",
+      ].sort(),
+    );
+  }, 60_000);
+
+  it("fails closed only for opted-in pods, with a 5 s timeout and no side effects", () => {
+    const webhook = MANIFEST.slice(MANIFEST.indexOf("kind: MutatingWebhookConfiguration"));
+    expect(webhook).toContain("failurePolicy: Fail");
+    expect(webhook).toContain('matchLabels: { latchkey.io/inject: "true" }');
+    expect(webhook).toContain('values: ["kube-system", "latchkey"]');
+    expect(webhook).toContain("timeoutSeconds: 5");
+    expect(webhook).toContain("sideEffects: None");
+    expect(MANIFEST).toContain("replicas: 2");
+  });
+});
