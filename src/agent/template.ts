@@ -12,6 +12,8 @@ export class TemplateError extends Error {
 
 type Part = { text: string } | { field: readonly string[]; source: string };
 
+const STRING = /^"(?:[^"\\]|\\.)*"$/;
+
 const ACTION = /\{\{(-\s)?\s*(.*?)\s*(\s-)?\}\}/gs;
 const FIELD = /^\.(?:[A-Za-z_][A-Za-z0-9_-]*)(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 
@@ -27,8 +29,13 @@ export function parseTemplate(text: string): Part[] {
     if (literal.includes("{{") || literal.includes("}}")) throw new TemplateError(`unbalanced braces in template near "${literal.trim().slice(0, 40)}"`);
     parts.push({ text: literal });
     const expr = match[2] ?? "";
-    if (!FIELD.test(expr)) throw new TemplateError(`unsupported template action "{{ ${expr} }}": only field references such as {{ .data.KEY }} are understood`);
-    parts.push({ field: expr.slice(1).split("."), source: expr });
+    if (STRING.test(expr)) {
+      // A quoted string, as Go templates print it: `{{ "\n" }}`.
+      parts.push({ text: JSON.parse(expr) as string });
+    } else {
+      if (!FIELD.test(expr)) throw new TemplateError(`unsupported template action "{{ ${expr} }}": only field references such as {{ .data.KEY }} and quoted strings are understood`);
+      parts.push({ field: expr.slice(1).split("."), source: expr });
+    }
     trimNext = match[3] !== undefined;
     last = (match.index ?? 0) + match[0].length;
   }

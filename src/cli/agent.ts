@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Command } from "commander";
+import { Command } from "commander";
 import { buildConfig, type AgentFlags } from "../agent/config.js";
 import { copyAgent } from "../agent/copy.js";
 import { resolveEnv, runProgram } from "../agent/exec.js";
@@ -46,9 +46,31 @@ async function failing(ctx: CliContext, call: () => Promise<number>): Promise<nu
   }
 }
 
-/** `latchkey agent`: the in-pod agent the injector adds (init container, sidecar, `exec` wrapper). */
+/**
+ * `latchkey agent`: the in-pod agent the injector adds (init container, sidecar,
+ * `exec` wrapper). Its subcommands reuse agent's flag names (`ready --file`,
+ * `exec --role`), which commander allows only with positional options on the
+ * whole program; the agent has its own parser instead, so the rest of the CLI
+ * keeps taking global options anywhere.
+ */
 export function registerAgent(program: Command, ctx: CliContext): void {
-  const agent = withLoginFlags(program.command("agent").description("render secrets into files in a pod (init or sidecar)"), ctx)
+  program
+    .command("agent")
+    .description("render secrets into files in a pod (init or sidecar); agent exec|ready|copy")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[flags...]")
+    .action(async (argv: string[]) => {
+      const parser = agentProgram(ctx)
+        .exitOverride()
+        .configureOutput({ writeOut: (text) => ctx.out(text), writeErr: (text) => ctx.err(text) });
+      await parser.parseAsync(argv, { from: "user" });
+    });
+}
+
+function agentProgram(ctx: CliContext): Command {
+  const agent = withLoginFlags(new Command("agent").description("render secrets into files in a pod (init or sidecar)"), ctx)
     .option("--mode <mode>", "init (render once and exit) or sidecar (keep files fresh)", "init")
     .option("--secrets-dir <dir>", "directory of the rendered files", "/latchkey/secrets")
     .option("--secret <NAME=API_PATH>", "a secret to render into <secrets-dir>/NAME (repeatable)", collect, [])
@@ -76,6 +98,8 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     }
   });
 
+  // agent's own flags stop at a subcommand, so `agent ready --file` and `agent exec --role` are the subcommand's.
+  agent.enablePositionalOptions();
   withLoginFlags(agent.command("exec").description("resolve latchkey:<path>#<key> environment values, then run PROGRAM"), ctx)
     .argument("<program...>", "the program and its arguments, after --")
     .action(async (argv: string[], _opts: unknown, command: Command) => {
@@ -118,4 +142,5 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       await copyAgent(from, opts.to);
       ctx.out(`copied ${from} to ${opts.to}\n`);
     });
+  return agent;
 }
