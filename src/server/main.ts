@@ -11,6 +11,7 @@ import { cubbyholeBackendFactory } from "../secrets/cubbyhole/index.js";
 import { kubernetesSecretsBackendFactory } from "../secrets/kubernetes/index.js";
 import { kvBackendFactory, kvV2BackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
+import { createPostgresStore } from "../storage/postgres.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { buildApp } from "./app.js";
@@ -47,7 +48,11 @@ export interface RunningServer {
 }
 
 function openStore(cfg: ServerConfig): PhysicalStore {
-  return cfg.storage.type === "sqlite" ? createSqliteStore(cfg.storage.path) : createMemoryStore();
+  const storage = cfg.storage;
+  if (storage.type === "postgres") {
+    return createPostgresStore({ url: storage.url, poolSize: storage.poolSize, schema: storage.schema });
+  }
+  return storage.type === "sqlite" ? createSqliteStore(storage.path) : createMemoryStore();
 }
 
 /**
