@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createBarrier } from "../storage/barrier.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { createAuditTable } from "./audit-table.js";
+import type { InvalidationBus } from "./invalidation.js";
 import { createAuditBroker } from "./audit/broker.js";
 import { badRequest, LatchkeyError, notFound, permissionDenied, sealed, unsupportedOperation } from "./errors.js";
 import { envelope, type Envelope } from "./envelope.js";
@@ -33,6 +34,7 @@ export interface CoreOptions {
   backends: BackendRegistry;
   /** Expiration manager tick; tests shorten it. */
   leaseTickMs?: number;
+  invalidations?: InvalidationBus;
 }
 
 /** One HTTP request, already parsed by the server layer. */

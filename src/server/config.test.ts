@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_CONFIG, parseConfig } from "./config.js";
 
@@ -49,5 +52,57 @@ describe("listener limits", () => {
   it("leaves the defaults untouched when a file sets them", () => {
     parseConfig({ listener: { max_connections: 1 } });
     expect(DEFAULT_CONFIG.listener.maxConnections).toBe(4096);
+  });
+});
+
+describe("storage.postgres", () => {
+  const url = "postgres://latchkey:pw-in-config@db.example:5432/latchkey";
+
+  it("takes the URL inline, with the default pool size and schema", () => {
+    expect(parseConfig({ storage: { postgres: { url } } }).storage).toEqual({
+      type: "postgres",
+      url,
+      poolSize: 10,
+      schema: "latchkey",
+    });
+  });
+
+  it("takes the URL from an environment variable or a file", () => {
+    process.env.LATCHKEY_CONFIG_TEST_PG = `${url}\n`;
+    try {
+      expect(parseConfig({ storage: { postgres: { url_env: "LATCHKEY_CONFIG_TEST_PG", pool_size: 4, schema: "ha_1" } } }).storage)
+        .toEqual({ type: "postgres", url, poolSize: 4, schema: "ha_1" });
+    } finally {
+      delete process.env.LATCHKEY_CONFIG_TEST_PG;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-config-"));
+    writeFileSync(join(dir, "url"), `${url}\n`);
+    expect(parseConfig({ storage: { postgres: { url_file: join(dir, "url") } } }).storage).toMatchObject({ url });
+    rmSync(dir, { recursive: true });
+  });
+
+  it("refuses a missing, doubled or unreadable URL, a bad pool size or schema, without echoing the URL", () => {
+    const cases: [unknown, RegExp][] = [
+      [{}, /exactly one of url, url_env or url_file/],
+      [{ url, url_env: "X" }, /exactly one of/],
+      [{ url_env: "LATCHKEY_CONFIG_TEST_UNSET" }, /LATCHKEY_CONFIG_TEST_UNSET, which is not set/],
+      [{ url_file: "/nonexistent/latchkey-url" }, /cannot read storage.postgres.url_file \/nonexistent\/latchkey-url: ENOENT/],
+      [{ url: "mysql://x" }, /must start with postgres:\/\//],
+      [{ url, pool_size: 0 }, /pool_size must be an integer/],
+      [{ url, schema: "Robert'); DROP" }, /schema must be a lower-case identifier/],
+      [{ url, password: "x" }, /unknown key "storage.postgres.password"/],
+    ];
+    for (const [postgres, message] of cases) {
+      let err: unknown;
+      try {
+        parseConfig({ storage: { postgres } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain("pw-in-config");
+    }
+    expect(() => parseConfig({ storage: { postgres: { url }, sqlite: { path: "x" } } })).toThrow(/one backend/);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.js";
 import { parseDuration } from "../core/tokens/duration.js";
+import { SCHEMA_NAME } from "../storage/postgres.js";
 
 /** The `listener:` section; the limits are named after Vault's tcp listener options. */
 export interface ListenerConfig {
@@ -23,13 +24,21 @@ export interface ListenerConfig {
 /** `latchkey server --config latchkey.yaml`; every key is documented in the README's configuration reference. */
 export interface ServerConfig {
   listener: ListenerConfig;
-  storage: { type: "sqlite"; path: string } | { type: "memory" };
+  storage: { type: "sqlite"; path: string } | { type: "memory" } | PostgresStorageConfig;
   seal: { type: "shamir" } | { type: "auto"; keyFile: string };
   logLevel: string;
   /** Request body limit in bytes (Vault's max_request_size); default 1 MiB. */
   maxRequestSize: number;
   /** Expiration manager tick, seconds. */
   leaseTickSeconds: number;
+}
+
+/** `storage.postgres`: the shared store of a highly available deployment. The URL is a secret: never logged. */
+export interface PostgresStorageConfig {
+  type: "postgres";
+  url: string;
+  poolSize: number;
+  schema: string;
 }
 
 export class ConfigError extends Error {
@@ -95,8 +104,13 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
   if (doc.listener !== undefined) cfg.listener = parseListener(doc.listener, cfg.listener, file);
   if (doc.storage !== undefined) {
     if (!isObject(doc.storage)) throw new ConfigError(`${file}: "storage" must be a mapping`);
-    only(doc.storage, ["sqlite", "memory"], "storage.", file);
-    if (isObject(doc.storage.sqlite)) {
+    only(doc.storage, ["sqlite", "memory", "postgres"], "storage.", file);
+    if (Object.keys(doc.storage).length > 1) {
+      throw new ConfigError(`${file}: storage must name one backend, not ${Object.keys(doc.storage).join(" and ")}`);
+    }
+    if (isObject(doc.storage.postgres)) {
+      cfg.storage = parsePostgres(doc.storage.postgres, file);
+    } else if (isObject(doc.storage.sqlite)) {
       only(doc.storage.sqlite, ["path"], "storage.sqlite.", file);
       const p = str(doc.storage.sqlite.path, "storage.sqlite.path", file);
       if (!p) throw new ConfigError(`${file}: storage.sqlite.path is required`);
@@ -104,7 +118,7 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
     } else if (doc.storage.memory !== undefined) {
       cfg.storage = { type: "memory" };
     } else {
-      throw new ConfigError(`${file}: storage must name one backend: sqlite or memory`);
+      throw new ConfigError(`${file}: storage must name one backend: sqlite, postgres or memory`);
     }
   }
   if (doc.seal !== undefined) {
@@ -207,4 +221,43 @@ export function parseHostPort(address: string, what: string): { host: string; po
   const port = m ? Number(m[2]) : NaN;
   if (!m || port < 0 || port > 65535) throw new ConfigError(`${what} must be host:port, got "${address}"`);
   return { host: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+/**
+ * The connection URL comes from exactly one of `url`, `url_env` (the name of an
+ * environment variable) or `url_file` (a file, e.g. a mounted Kubernetes
+ * Secret); errors name the source, never the URL.
+ */
+function parsePostgres(pgDoc: Record<string, unknown>, file: string): PostgresStorageConfig {
+  only(pgDoc, ["url", "url_env", "url_file", "pool_size", "schema"], "storage.postgres.", file);
+  const url = str(pgDoc.url, "storage.postgres.url", file);
+  const urlEnv = str(pgDoc.url_env, "storage.postgres.url_env", file);
+  const urlFile = str(pgDoc.url_file, "storage.postgres.url_file", file);
+  const given = [url, urlEnv, urlFile].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new ConfigError(`${file}: storage.postgres needs exactly one of url, url_env or url_file`);
+  let resolved = url;
+  if (urlEnv !== undefined) {
+    resolved = process.env[urlEnv]?.trim();
+    if (!resolved) throw new ConfigError(`${file}: storage.postgres.url_env names ${urlEnv}, which is not set`);
+  }
+  if (urlFile !== undefined) {
+    try {
+      resolved = readFileSync(urlFile, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(`${file}: cannot read storage.postgres.url_file ${urlFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    if (!resolved) throw new ConfigError(`${file}: storage.postgres.url_file ${urlFile} is empty`);
+  }
+  if (!/^postgres(ql)?:\/\//.test(resolved!)) {
+    throw new ConfigError(`${file}: the storage.postgres URL must start with postgres:// or postgresql://`);
+  }
+  const poolSize = pgDoc.pool_size ?? 10;
+  if (typeof poolSize !== "number" || !Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+    throw new ConfigError(`${file}: storage.postgres.pool_size must be an integer from 1 to 1000`);
+  }
+  const schema = str(pgDoc.schema, "storage.postgres.schema", file) ?? "latchkey";
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(`${file}: storage.postgres.schema must be a lower-case identifier (letters, digits, _)`);
+  }
+  return { type: "postgres", url: resolved!, poolSize, schema };
 }

@@ -11,6 +11,8 @@ import { cubbyholeBackendFactory } from "../secrets/cubbyhole/index.js";
 import { kubernetesSecretsBackendFactory } from "../secrets/kubernetes/index.js";
 import { kvBackendFactory, kvV2BackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
+import { PgInvalidationBus } from "../storage/pg-invalidation.js";
+import { createPostgresStore } from "../storage/postgres.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { buildApp } from "./app.js";
@@ -47,7 +49,11 @@ export interface RunningServer {
 }
 
 function openStore(cfg: ServerConfig): PhysicalStore {
-  return cfg.storage.type === "sqlite" ? createSqliteStore(cfg.storage.path) : createMemoryStore();
+  const storage = cfg.storage;
+  if (storage.type === "postgres") {
+    return createPostgresStore({ url: storage.url, poolSize: storage.poolSize, schema: storage.schema });
+  }
+  return storage.type === "sqlite" ? createSqliteStore(storage.path) : createMemoryStore();
 }
 
 /**
@@ -60,7 +66,21 @@ export async function buildServer(
 ): Promise<Omit<RunningServer, "address">> {
   const logger = opts.logger ?? createLogger(cfg.logLevel);
   const physical = openStore(cfg);
+  // Replicas sharing a PostgreSQL database tell each other what to drop from their caches.
+  const invalidations =
+    cfg.storage.type === "postgres"
+      ? new PgInvalidationBus({
+          url: cfg.storage.url,
+          schema: cfg.storage.schema,
+          onStatus: (status) =>
+            status === "lost"
+              ? logger.warn("lost the postgresql invalidation connection; reconnecting")
+              : logger.debug("listening for invalidations from other replicas"),
+        })
+      : undefined;
+  await invalidations?.start();
   const core = createCore({
+    invalidations,
     physical,
     seal: cfg.seal,
     storageType: cfg.storage.type,
@@ -99,6 +119,7 @@ export async function buildServer(
       (closing ??= (async () => {
         await app.close();
         await core.close();
+        await invalidations?.close();
       })()),
   };
 }
