@@ -106,6 +106,10 @@ rmSync(distBin, { recursive: true, force: true });
 mkdirSync(buildDir, { recursive: true });
 mkdirSync(join(layout, "lib"), { recursive: true });
 
+// What `latchkey version` and sys/seal-status report: the commit and the time of this build.
+const commit = spawnSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || "";
+const buildInfo = { commit, date: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
+
 await build({
   entryPoints: [join(root, "packaging/sea-main.ts")],
   outfile: join(buildDir, "latchkey.cjs"),
@@ -118,6 +122,7 @@ await build({
   banner: {
     js: `const __latchkeyModuleUrl = (p) => require("node:url").pathToFileURL(require("node:path").join(require("node:path").dirname(process.execPath), "lib", p)).href;`,
   },
+  define: { __LATCHKEY_BUILD__: JSON.stringify(buildInfo) },
   plugins: [moduleUrls, addonBeside],
   logLevel: "warning",
 });

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
 import { REPO, VERSION, elfLinking, inChroot, serverInChroot } from "./package-chroot.js";
 
 const ROOT = "lks.package-root-token";
@@ -39,10 +39,17 @@ describe("the single executable (npm run package)", () => {
     cpSync(join(REPO, "dist-bin/latchkey"), join(dir, "latchkey"), { recursive: true });
   }, 180_000);
 
-  it("prints the package's version", () => {
+  let builtAt = "";
+  it("prints the package's version, the commit it was built from and when", () => {
     const res = run(["version"], bare());
     expect(res.stderr).toBe("");
-    expect(res.stdout).toMatch(new RegExp(`^latchkey v${VERSION.replaceAll(".", "\\.")}\\b`));
+    const commit = spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout.trim();
+    const m = /^latchkey v(\S+) \(([0-9a-f]{40})\), built (\S+)\n$/.exec(res.stdout);
+    expect(m, res.stdout).not.toBeNull();
+    expect(m![1]).toBe(VERSION);
+    expect(m![2]).toBe(commit);
+    builtAt = m![3];
+    expect(Math.abs(Date.parse(builtAt) - Date.now())).toBeLessThan(3_600_000);
     expect(res.status).toBe(0);
   });
 
@@ -55,6 +62,9 @@ describe("the single executable (npm run package)", () => {
     expect(server.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(server.output()).toContain("Storage:  sqlite");
     expect(server.output()).toContain(`Root Token: ${ROOT}`);
+    // The same build date in sys/seal-status as `latchkey version` printed (baked in, not a file's mtime).
+    const status = await api(server.address, "GET", "sys/seal-status");
+    expect(status.json.build_date).toBe(builtAt);
 
     const env = bare({ LATCHKEY_ADDR: server.address, LATCHKEY_TOKEN: ROOT });
     const put = run(["kv", "put", "secret/packaged", "answer=42"], env);
