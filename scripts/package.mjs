@@ -26,13 +26,15 @@
 // injects the blob into a copy of this node binary.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const buildDir = join(root, "dist-bin/build");
-const layout = join(root, "dist-bin/latchkey");
+// DIST_BIN moves the output (default dist-bin/), so that two builds need not share it.
+const distBin = resolve(root, process.env.DIST_BIN || "dist-bin");
+const buildDir = join(distBin, "build");
+const layout = join(distBin, "latchkey");
 const executable = join(layout, "latchkey");
 const addon = join(root, "node_modules/better-sqlite3/build/Release/better_sqlite3.node");
 // The sentinel Node's SEA support looks for (the fuse's value is fixed per Node release line, not secret).
@@ -100,9 +102,13 @@ function runNode(...args) {
 }
 
 const started = Date.now();
-rmSync(join(root, "dist-bin"), { recursive: true, force: true });
+rmSync(distBin, { recursive: true, force: true });
 mkdirSync(buildDir, { recursive: true });
 mkdirSync(join(layout, "lib"), { recursive: true });
+
+// What `latchkey version` and sys/seal-status report: the commit and the time of this build.
+const commit = spawnSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || "";
+const buildInfo = { commit, date: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
 
 await build({
   entryPoints: [join(root, "packaging/sea-main.ts")],
@@ -116,11 +122,18 @@ await build({
   banner: {
     js: `const __latchkeyModuleUrl = (p) => require("node:url").pathToFileURL(require("node:path").join(require("node:path").dirname(process.execPath), "lib", p)).href;`,
   },
+  define: { __LATCHKEY_BUILD__: JSON.stringify(buildInfo) },
   plugins: [moduleUrls, addonBeside],
   logLevel: "warning",
 });
 
-runNode("--experimental-sea-config", join(root, "packaging/sea-config.json"));
+// packaging/sea-config.json with its paths moved under DIST_BIN.
+const seaConfig = JSON.parse(readFileSync(join(root, "packaging/sea-config.json"), "utf8"));
+writeFileSync(
+  join(buildDir, "sea-config.json"),
+  JSON.stringify({ ...seaConfig, main: join(buildDir, "latchkey.cjs"), output: join(buildDir, "latchkey.blob") }),
+);
+runNode("--experimental-sea-config", join(buildDir, "sea-config.json"));
 copyFileSync(process.execPath, executable);
 chmodSync(executable, 0o755);
 runNode(join(root, "node_modules/postject/dist/cli.js"), executable, "NODE_SEA_BLOB", join(buildDir, "latchkey.blob"), "--sentinel-fuse", SEA_FUSE);
@@ -129,7 +142,7 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 writeFileSync(join(layout, "package.json"), `${JSON.stringify({ name: pkg.name, version: pkg.version, license: pkg.license }, null, 2)}\n`);
 
 // The root filesystem.
-const rootfs = join(root, "dist-bin/rootfs");
+const rootfs = join(distBin, "rootfs");
 const bin = join(rootfs, "latchkey/bin");
 const INTERPRETER = "ld-linux-x86-64.so.2";
 cpSync(layout, bin, { recursive: true });

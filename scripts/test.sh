@@ -54,6 +54,10 @@ ensure_packages() {
 }
 # hvac is a Python module, not a command: its Debian package is found by its directory.
 ensure_packages /usr/lib/python3/dist-packages/hvac:python3-hvac curl:curl
+# The package and image tests (test/e2e/package.test.ts, image.test.ts): patchelf
+# links the image's executable to its own loader; buildah builds the image
+# (about 25 s to install on a fresh Debian machine).
+ensure_packages patchelf:patchelf buildah:buildah
 
 # Unit tests first: they need no cluster, and a failure stops here.
 if ! run_vitest "$results/unit.json" --project unit; then

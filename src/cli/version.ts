@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { BUILD_COMMIT, BUILD_DATE } from "../core/version.js";
 import { defineAction, type CommandGroup } from "./command.js";
 
 /** The package version; src/cli and dist/cli both sit two levels below package.json. */
@@ -17,6 +18,9 @@ export async function packageVersion(): Promise<string> {
 export const registerVersion: CommandGroup = (program, ctx) => {
   const version = program.command("version").description("print the latchkey version");
   defineAction(version, ctx, async () => {
-    ctx.out(`latchkey v${await packageVersion()}\n`);
+    // Vault's shape: `Vault v1.15.0 (<commit>), built <date>`, each part only when known.
+    const commit = BUILD_COMMIT ? ` (${BUILD_COMMIT})` : "";
+    const built = BUILD_DATE ? `, built ${BUILD_DATE}` : "";
+    ctx.out(`latchkey v${await packageVersion()}${commit}${built}\n`);
   });
 };

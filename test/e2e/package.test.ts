@@ -1,65 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { REPO, VERSION, elfLinking, inChroot, serverInChroot } from "./package-chroot.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const ROOT = "lks.package-root-token";
-const { version: VERSION } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
-
-/** `latchkey ARGS` in a fresh mount namespace, chrooted into `rootfs`: nothing of the host's files is visible. */
-export const inChroot = (rootfs: string) => ["/usr/bin/unshare", "-m", "/usr/sbin/chroot", rootfs, "/latchkey/bin/latchkey"];
-
-/** The ELF interpreter and RUNPATH patchelf reads from an executable. */
-export function elfLinking(exe: string): { interpreter: string; runpath: string } {
-  const read = (flag: string) => spawnSync("patchelf", [flag, exe], { encoding: "utf8" }).stdout.trim();
-  return { interpreter: read("--print-interpreter"), runpath: read("--print-rpath") };
-}
-
-/**
- * In a chroot of `rootfs` (a copy of the packaged root filesystem or an image's),
- * a server on SQLite in /tmp starts with auto-unseal, answers sys/health from the
- * host, and the CLI inside the chroot writes and reads a KV secret through it.
- */
-export async function serverInChroot(rootfs: string): Promise<void> {
-  writeFileSync(
-    join(rootfs, "tmp/latchkey.yaml"),
-    [
-      `listener: {address: "127.0.0.1:0"}`,
-      `storage: {sqlite: {path: /tmp/latchkey.db}}`,
-      `seal: {auto: {key_file: /tmp/unseal.key}}`,
-      `log_level: warn`,
-    ].join("\n"),
-  );
-  const server: ServerProcess = await startServerProcess(["--config", "/tmp/latchkey.yaml"], { HOME: "/tmp" }, { command: inChroot(rootfs), bareEnv: true });
-  try {
-    const init = await api(server.address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
-    expect(init.status, init.text).toBe(200);
-    const root = init.json.root_token as string;
-    const health = await api(server.address, "GET", "sys/health");
-    expect(health.status, health.text).toBe(200);
-    expect(health.json).toMatchObject({ initialized: true, sealed: false, version: VERSION });
-    expect(statSync(join(rootfs, "tmp/latchkey.db")).size).toBeGreaterThan(0);
-
-    const env = { PATH: "/nonexistent", HOME: "/tmp", LATCHKEY_ADDR: server.address, LATCHKEY_TOKEN: root };
-    const cli = (...args: string[]) => spawnSync(inChroot(rootfs)[0], [...inChroot(rootfs).slice(1), ...args], { env, encoding: "utf8", timeout: 30_000 });
-    const mount = cli("secrets", "enable", "-path=secret", "-version=2", "kv");
-    expect(mount.stderr).toBe("");
-    expect(mount.status).toBe(0);
-    const put = cli("kv", "put", "secret/chrooted", "answer=42");
-    expect(put.stderr).toBe("");
-    expect(put.status).toBe(0);
-    const got = cli("kv", "get", "-field=answer", "secret/chrooted");
-    expect(got.stderr).toBe("");
-    expect(got.stdout).toBe("42");
-    expect(got.status).toBe(0);
-  } finally {
-    expect(await server.stop("SIGTERM")).toBe(0);
-  }
-}
 
 // `npm run package` takes under 20 s, so the suite always builds the executable
 // afresh from the sources under test rather than trusting an older dist-bin/.
@@ -92,10 +39,17 @@ describe("the single executable (npm run package)", () => {
     cpSync(join(REPO, "dist-bin/latchkey"), join(dir, "latchkey"), { recursive: true });
   }, 180_000);
 
-  it("prints the package's version", () => {
+  let builtAt = "";
+  it("prints the package's version, the commit it was built from and when", () => {
     const res = run(["version"], bare());
     expect(res.stderr).toBe("");
-    expect(res.stdout).toMatch(new RegExp(`^latchkey v${VERSION.replaceAll(".", "\\.")}\\b`));
+    const commit = spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout.trim();
+    const m = /^latchkey v(\S+) \(([0-9a-f]{40})\), built (\S+)\n$/.exec(res.stdout);
+    expect(m, res.stdout).not.toBeNull();
+    expect(m![1]).toBe(VERSION);
+    expect(m![2]).toBe(commit);
+    builtAt = m![3];
+    expect(Math.abs(Date.parse(builtAt) - Date.now())).toBeLessThan(3_600_000);
     expect(res.status).toBe(0);
   });
 
@@ -108,6 +62,9 @@ describe("the single executable (npm run package)", () => {
     expect(server.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(server.output()).toContain("Storage:  sqlite");
     expect(server.output()).toContain(`Root Token: ${ROOT}`);
+    // The same build date in sys/seal-status as `latchkey version` printed (baked in, not a file's mtime).
+    const status = await api(server.address, "GET", "sys/seal-status");
+    expect(status.json.build_date).toBe(builtAt);
 
     const env = bare({ LATCHKEY_ADDR: server.address, LATCHKEY_TOKEN: ROOT });
     const put = run(["kv", "put", "secret/packaged", "answer=42"], env);

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Barrier } from "../../storage/barrier.js";
 import { badRequest } from "../errors.js";
 import { createKeyedLock } from "../keyed-lock.js";
@@ -9,7 +7,7 @@ import { parseBool } from "../parse-bool.js";
 import type { SealStatus } from "../seal/seal.js";
 import type { FieldSchema, PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
-import { VERSION } from "../version.js";
+import { BUILD_DATE, VERSION } from "../version.js";
 
 /** Vault's `cluster_name` when none is configured. */
 const CLUSTER_NAME = "latchkey";
@@ -227,13 +225,3 @@ function clusterIdentity(barrier: Pick<Barrier, "isSealed" | "view">) {
   };
 }
 
-/** Vault's `build_date`: when this build was made, i.e. when tsc wrote this module (it writes every file on each build). */
-const BUILD_DATE = buildDate();
-
-function buildDate(): string {
-  try {
-    return statSync(fileURLToPath(import.meta.url)).mtime.toISOString().replace(/\.\d{3}Z$/, "Z");
-  } catch {
-    return "";
-  }
-}
