@@ -1,6 +1,8 @@
+import type { Registry } from "prom-client";
 import type { Backend, BackendContext, BackendFactory } from "../../core/types.js";
 import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { reconcileIntents, revokeLease } from "./cleanup.js";
+import { certificatePaths } from "./path-certificates.js";
 import { credsPath } from "./path-creds.js";
 import { csrPaths } from "./path-csr.js";
 import { rolePaths } from "./path-roles.js";
@@ -23,6 +25,8 @@ export interface KubernetesSecretsOptions {
   now?: () => number;
   /** How often orphaned objects are looked for after the run at start; 0 = only at start. */
   reconcileIntervalMs?: number;
+  /** Where the certificate expiry gauge is registered; default prom-client's global registry. */
+  registry?: Registry;
 }
 
 /**
@@ -41,18 +45,22 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
   const ownId = () => (id ??= mountId(ctx.storage));
   const deps = { clients, logger: ctx.logger };
   let timer: NodeJS.Timeout | undefined;
+  const certificates = certificatePaths({ logger: ctx.logger, mountPath: ctx.mountPath, now, registry: opts.registry });
 
   const reconcile = () =>
     reconcileIntents(ctx.storage, deps, Math.floor(now() / 1000)).catch((err: unknown) => {
       ctx.logger.warn({ mount: ctx.mountPath, cause: err instanceof Error ? err.message : String(err) }, "kubernetes reconcile failed");
       return 0;
     });
+  // Expiration events: warned about and measured at start and on every reconcile.
+  const checkCertificates = () => certificates.check(ctx.storage).catch(() => []);
 
   return {
     paths: [
       ...targetPaths({ files, env: opts.env ?? process.env, read: opts.read }),
       ...rotatePaths(deps),
       ...csrPaths(deps),
+      ...certificates.paths,
       ...rolePaths(),
       credsPath({
         clients,
@@ -69,9 +77,13 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       await ownId();
       // Not awaited: a cluster that is down must not keep the mount (or the unseal) from coming up.
       void reconcile();
+      void checkCertificates();
       const interval = opts.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS;
       if (interval > 0) {
-        timer = setInterval(() => void reconcile(), interval);
+        timer = setInterval(() => {
+          void reconcile();
+          void checkCertificates();
+        }, interval);
         timer.unref();
       }
     },
