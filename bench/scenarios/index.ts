@@ -1,4 +1,5 @@
 import type { Scenario } from "../lib/types.js";
+import { admissionReview } from "./admission-review.js";
 import { authTokenLookupSelf } from "./auth-token-lookup-self.js";
 import { fastifyHelloWorld } from "./fastify-hello-world.js";
 import { floorKvRead } from "./floor-kv-read.js";
@@ -19,6 +20,7 @@ import { tokens1m } from "./tokens-1m.js";
 /** Every scenario, in run order: a baseline or floor comes before the scenarios compared with it. */
 export const SCENARIOS: Scenario[] = [
   fastifyHelloWorld,
+  admissionReview,
   floorTokenRead,
   authTokenLookupSelf,
   floorKvRead,

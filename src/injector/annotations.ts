@@ -49,6 +49,18 @@ const PERMS = /^0?[0-7]{3}$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 const SIGNAL = /^SIG[A-Z0-9]{2,8}$/;
 
+/** `value` as a JSON object, or undefined: admission bodies are untrusted. */
+export function objectOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** The string-valued members of `value` (annotations, labels), ignoring anything else. */
+export function stringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(objectOf(value) ?? {})) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
 /** True when the pod opted in, by the annotation or by the label the webhook's objectSelector matches. */
 export function optedIn(annotations: Record<string, string>, labels: Record<string, string>): boolean {
   return annotations[INJECT_KEY] === "true" || labels[INJECT_KEY] === "true";

@@ -6,11 +6,13 @@
  */
 import {
   InjectionRefused,
+  objectOf,
   onChangeKind,
   optedIn,
   parseAnnotations,
   SECRETS_DIR,
   STATUS_ANNOTATION,
+  stringMap,
   type InjectionRequest,
 } from "./annotations.js";
 
@@ -71,7 +73,7 @@ export function escapePointer(segment: string): string {
 
 /** Decides what to do with a pod sent for admission; never throws. */
 export function decide(pod: unknown, namespace: string | undefined, options: InjectorOptions): PatchDecision {
-  const meta = record(record(pod)?.["metadata"]);
+  const meta = objectOf(objectOf(pod)?.["metadata"]);
   const annotations = stringMap(meta?.["annotations"]);
   const labels = stringMap(meta?.["labels"]);
   if (!optedIn(annotations, labels)) return { kind: "unchanged", warnings: [] };
@@ -82,7 +84,7 @@ export function decide(pod: unknown, namespace: string | undefined, options: Inj
   }
   try {
     const request = parseAnnotations(annotations);
-    return build(record(pod) ?? {}, request, options);
+    return build(objectOf(pod) ?? {}, request, options);
   } catch (err) {
     if (err instanceof InjectionRefused) return { kind: "refused", message: err.message };
     throw err;
@@ -94,7 +96,7 @@ function build(
   request: InjectionRequest,
   options: InjectorOptions,
 ): PatchDecision {
-  const spec = record(pod["spec"]);
+  const spec = objectOf(pod["spec"]);
   const containers = containerList(spec?.["containers"], "spec.containers");
   if (!spec || containers === undefined || containers.length === 0) {
     throw new InjectionRefused("the pod has no spec.containers to inject into");
@@ -342,19 +344,9 @@ function prependAll(patch: JsonPatchOp[], path: string, exists: boolean, values:
   values.forEach((value, i) => patch.push({ op: "add", path: `${path}/${i}`, value }));
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function stringMap(value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record(value) ?? {})) if (typeof v === "string") out[k] = v;
-  return out;
-}
-
 function objectList(value: unknown, field: string): Record<string, unknown>[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => record(v) !== undefined)) {
+  if (!Array.isArray(value) || !value.every((v) => objectOf(v) !== undefined)) {
     throw new InjectionRefused(`${field} must be a list of objects`);
   }
   return value as Record<string, unknown>[];
@@ -366,10 +358,10 @@ function containerList(value: unknown, field: string): Container[] | undefined {
     const bad =
       typeof c["name"] !== "string" ||
       (c["command"] !== undefined && !(Array.isArray(c["command"]) && c["command"].every((s) => typeof s === "string"))) ||
-      (c["env"] !== undefined && !(Array.isArray(c["env"]) && c["env"].every((e) => record(e) !== undefined))) ||
+      (c["env"] !== undefined && !(Array.isArray(c["env"]) && c["env"].every((e) => objectOf(e) !== undefined))) ||
       (c["volumeMounts"] !== undefined &&
         !(Array.isArray(c["volumeMounts"]) &&
-          c["volumeMounts"].every((m) => typeof record(m)?.["mountPath"] === "string" && typeof record(m)?.["name"] === "string")));
+          c["volumeMounts"].every((m) => typeof objectOf(m)?.["mountPath"] === "string" && typeof objectOf(m)?.["name"] === "string")));
     if (bad) throw new InjectionRefused(`${field} holds a malformed container`);
   }
   return list as Container[] | undefined;

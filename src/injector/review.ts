@@ -3,7 +3,7 @@
  * answered in the request's version). Pure: no network call while a review
  * is answered.
  */
-import { optedIn } from "./annotations.js";
+import { objectOf, optedIn, stringMap } from "./annotations.js";
 import { decide, type InjectorOptions } from "./patch.js";
 
 export const REVIEW_VERSIONS = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const;
@@ -33,14 +33,14 @@ export interface ReviewAnswer {
 
 /** Answers one AdmissionReview body; throws MalformedReview for a body that is not one. */
 export function answerReview(body: unknown, options: InjectorOptions): ReviewAnswer {
-  const review = asRecord(body);
+  const review = objectOf(body);
   if (!review) throw new MalformedReview("the body must be a JSON AdmissionReview object");
   const apiVersion = review["apiVersion"];
   if (typeof apiVersion !== "string" || !(REVIEW_VERSIONS as readonly string[]).includes(apiVersion)) {
     throw new MalformedReview(`apiVersion must be one of ${REVIEW_VERSIONS.join(", ")}`);
   }
   if (review["kind"] !== "AdmissionReview") throw new MalformedReview('kind must be "AdmissionReview"');
-  const request = asRecord(review["request"]);
+  const request = objectOf(review["request"]);
   if (!request) throw new MalformedReview("request is missing");
   const uid = request["uid"];
   if (typeof uid !== "string" || uid === "") throw new MalformedReview("request.uid is missing");
@@ -50,7 +50,7 @@ export function answerReview(body: unknown, options: InjectorOptions): ReviewAns
     return { result, body: { apiVersion, kind: "AdmissionReview", response: { uid, ...response, ...warnings } } };
   };
   const pod = request["object"];
-  const kind = asRecord(request["kind"]);
+  const kind = objectOf(request["kind"]);
   const namespace = typeof request["namespace"] === "string" ? request["namespace"] : undefined;
   if (kind?.["kind"] !== "Pod" || request["operation"] !== "CREATE" || request["subResource"] !== undefined) {
     // Only pod creation is injected; anything else the configuration routes
@@ -79,16 +79,10 @@ function unhandled(
   pod: unknown,
   why: string,
 ): ReviewAnswer {
-  const meta = asRecord(asRecord(pod)?.["metadata"]);
-  const strings = (v: unknown): Record<string, string> =>
-    Object.fromEntries(Object.entries(asRecord(v) ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
-  if (optedIn(strings(meta?.["annotations"]), strings(meta?.["labels"]))) {
+  const meta = objectOf(objectOf(pod)?.["metadata"]);
+  if (optedIn(stringMap(meta?.["annotations"]), stringMap(meta?.["labels"]))) {
     // Fail closed: an opted-in pod never starts without its secrets.
     return answer("refused", { allowed: false, status: { code: 400, message: why } });
   }
   return answer("unhandled", { allowed: true, warnings: [why] });
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

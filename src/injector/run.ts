@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { pino, type Logger } from "pino";
 import { parseDuration } from "../core/tokens/duration.js";
-import { createKubeClient, type KubeClientConfig } from "../kube/client.js";
+import { createKubeClient, type KubeClient, type KubeClientConfig } from "../kube/client.js";
 import { loadKubeconfig } from "../kube/kubeconfig.js";
 import type { InjectorOptions } from "./patch.js";
 import { buildInjectorApp, createInjectorMetrics, reconcileOnce, serverSupportsNativeSidecars, type InjectorApp } from "./server.js";
@@ -55,10 +55,16 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
   const nativeMode = flags.nativeSidecars ?? "auto";
   if (!["auto", "on", "off"].includes(nativeMode)) throw new Error("--native-sidecars must be auto, on or off");
 
-  const kube = createKubeClient(kubeConfig(flags.kubeconfig));
-  const closers: (() => unknown)[] = [() => kube.close()];
+  const interval = parseDuration(flags.reconcileInterval ?? "60s", "--reconcile-interval") * 1000;
+  // Without --tls-auto, --native-sidecars auto or the reconciler the injector needs no API server at all.
+  const kube = flags.tlsAuto || nativeMode === "auto" || interval > 0 ? createKubeClient(kubeConfig(flags.kubeconfig)) : undefined;
+  const closers: (() => unknown)[] = [() => kube?.close()];
+  const api = (): KubeClient => {
+    if (!kube) throw new Error("the injector was started without a Kubernetes client");
+    return kube;
+  };
   try {
-    const nativeSidecars = nativeMode === "auto" ? await serverSupportsNativeSidecars(kube) : nativeMode === "on";
+    const nativeSidecars = nativeMode === "auto" ? await serverSupportsNativeSidecars(api()) : nativeMode === "on";
     const ownNamespace = flags.namespace ?? process.env.POD_NAMESPACE ?? readIfExists(`${SA_DIR}/namespace`);
     const options: InjectorOptions = {
       agentImage: flags.agentImage,
@@ -80,7 +86,7 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
       auto = await startAutoTls({
         hosts,
         validityMs: parseDuration(flags.tlsValidity ?? "720h", "--tls-validity") * 1000,
-        publishBundle: (bundle) => setCaBundle(kube, name, bundle),
+        publishBundle: (bundle) => setCaBundle(api(), name, bundle),
         onPair,
         onError,
       });
@@ -102,11 +108,10 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : Number(listen[2]);
 
-    const interval = parseDuration(flags.reconcileInterval ?? "60s", "--reconcile-interval") * 1000;
     if (interval > 0) {
       const skip = ["kube-system", ...(ownNamespace ? [ownNamespace] : [])];
       const timer = setInterval(() => {
-        reconcileOnce(kube, metrics, skip).catch((err: Error) => logger.warn({ err }, "reconciling opted-in pods failed"));
+        reconcileOnce(api(), metrics, skip).catch((err: Error) => logger.warn({ err }, "reconciling opted-in pods failed"));
       }, interval);
       timer.unref();
       closers.push(() => clearInterval(timer));

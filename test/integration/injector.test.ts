@@ -113,7 +113,11 @@ describe("latchkey injector behind kube-apiserver", () => {
 
   it("publishes the generated CA in the webhook's caBundle", async () => {
     const config = await adminClient().get<{ webhooks: { clientConfig: { caBundle: string } }[] }>(`${WEBHOOKS}/${configName}`);
-    expect(Buffer.from(config.webhooks[0]?.clientConfig.caBundle ?? "", "base64").toString()).toBe(injector.bundle());
+    const bundle = Buffer.from(config.webhooks[0]?.clientConfig.caBundle ?? "", "base64").toString();
+    expect(bundle).toBe(injector.bundle());
+    // The serving CA and the next one, and never a private key.
+    expect(bundle.match(/-----BEGIN CERTIFICATE-----/g)).toHaveLength(2);
+    expect(bundle).not.toContain("PRIVATE KEY");
   });
 
   it("injects an init container, the secrets volume and mounts, and the token mount into the stored pod", async () => {
