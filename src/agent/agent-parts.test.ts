@@ -67,3 +67,22 @@ describe("agent parts", () => {
     expect(() => findReferences({ X: "latchkey:secret/data/db" })).toThrow("X must be latchkey:<API_PATH>#<KEY>");
   });
 });
+
+describe("copyAgent", () => {
+  it("copies the directory recursively with its modes, and writes the marker last", async () => {
+    const { chmodSync, mkdirSync, writeFileSync, existsSync } = await import("node:fs");
+    const { copyAgent, COMPLETE_MARKER } = await import("./copy.js");
+    const from = mkdtempSync(join(tmpdir(), "lk-agent-from-"));
+    const to = mkdtempSync(join(tmpdir(), "lk-agent-to-"));
+    writeFileSync(join(from, "latchkey"), "#!/bin/true\n");
+    chmodSync(join(from, "latchkey"), 0o755);
+    mkdirSync(join(from, "lib"));
+    writeFileSync(join(from, "lib", "addon.node"), "x");
+    chmodSync(join(from, "lib", "addon.node"), 0o644);
+    await copyAgent(from, to);
+    expect(statSync(join(to, "latchkey")).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(to, "lib", "addon.node"), "utf8")).toBe("x");
+    expect(existsSync(join(to, COMPLETE_MARKER))).toBe(true);
+    expect(readdirSync(to).sort()).toEqual([COMPLETE_MARKER, "latchkey", "lib"].sort());
+  });
+});

@@ -141,6 +141,15 @@ describe("latchkey agent against a running server and the real API server", () =
       // Two more intervals with nothing changed: no more runs.
       await new Promise((r) => setTimeout(r, 5_000));
       expect(readFileSync(changes, "utf8")).toBe("changed\n");
+      // Idle footprint between refreshes, reported; idle CPU must stay near 0 (a 2 s refresh is busier than a real 5m one).
+      const cpuTicks = () => readFileSync(`/proc/${sidecar!.pid}/stat`, "utf8").split(") ")[1]!.split(" ").slice(11, 13).reduce((a, b) => a + Number(b), 0);
+      const before = cpuTicks();
+      await new Promise((r) => setTimeout(r, 6_000));
+      const cpuPercent = (cpuTicks() - before) / 6;
+      const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${sidecar.pid}/status`, "utf8"))?.[1]);
+      console.log(`sidecar idle: RSS ${(rssKiB / 1024).toFixed(1)} MiB, CPU ${cpuPercent.toFixed(2)}% over 6 s with a 2 s refresh`);
+      expect(cpuPercent).toBeLessThan(5);
+      expect(readFileSync(changes, "utf8")).toBe("changed\n");
       const exited = new Promise<number | null>((resolve) => sidecar!.once("exit", (code) => resolve(code)));
       sidecar.kill("SIGTERM");
       expect(await exited).toBe(0);
