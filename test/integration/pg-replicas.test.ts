@@ -70,6 +70,7 @@ describe("latchkey servers on postgresql", () => {
     const dump = rows.map((r) => `${r.key} ${r.value.toString("latin1")}`).join("\n");
     expect(dump).not.toContain(value);
     expect(dump).not.toContain(Buffer.from(value).toString("base64"));
+    expect(rows.map((r) => r.value.toString("hex")).join("")).not.toContain(Buffer.from(value).toString("hex"));
     const password = new URL(pgUrl()).password;
     for (const s of servers) expect(s.output()).not.toContain(password);
   }, 120_000);
