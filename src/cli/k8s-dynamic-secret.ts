@@ -65,7 +65,7 @@ interface KubeconfigOptions extends EngineOptions {
 }
 
 /** Adds `--gateway-url`, `--mount` (of the secrets engine) and `--json`. */
-function withEngine(command: Command, json = "print the result as JSON"): Command {
+export function withEngine(command: Command, json = "print the result as JSON"): Command {
   return command
     .option("--gateway-url <url>", "address of the latchkey server (overrides -address and LATCHKEY_ADDR)")
     .option("--mount <path>", "where the kubernetes secrets engine is mounted", DEFAULT_K8S_SECRETS_MOUNT)
