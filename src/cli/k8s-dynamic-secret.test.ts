@@ -341,3 +341,33 @@ describe("kubeconfig-generate", () => {
     expect(result).toEqual({ code: 1, stdout: "", stderr: "Error: No dynamic secret named nope at kubernetes/roles/nope\n" });
   });
 });
+
+describe("target and dynamic-secret get, list, delete", () => {
+  const fake = useFakeLatchkey({ token: "lks.admin" });
+
+  it("target get shows the target; list names them; delete removes one", async () => {
+    fake.server.on("GET", "kubernetes/targets/prod", { body: { data: { kubernetes_host: "https://k8s:6443", service_account_jwt_set: true } } });
+    const got = await runLatchkey(["target", "get", "-n", "/prod", "--json"], { env: fake.env });
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual({ kubernetes_host: "https://k8s:6443", service_account_jwt_set: true });
+    fake.server.on("GET", "kubernetes/targets", { body: { data: { keys: ["prod", "staging"] } } });
+    expect(await runLatchkey(["target", "list"], { env: fake.env })).toEqual({ code: 0, stdout: "prod\nstaging\n", stderr: "" });
+    fake.server.on("DELETE", "kubernetes/targets/prod", {});
+    expect(await runLatchkey(["target", "delete", "-n", "prod"], { env: fake.env })).toEqual({
+      code: 0,
+      stdout: "Success! Deleted target prod at kubernetes/targets/prod\n",
+      stderr: "",
+    });
+    expect(fake.server.requests.at(-1)).toMatchObject({ method: "DELETE", path: "kubernetes/targets/prod" });
+  });
+
+  it("dynamic-secret get/list/delete use the engine's roles; a missing one exits 1 and deletes nothing", async () => {
+    fake.server.on("GET", "kubernetes/roles", { body: { data: { keys: ["reader"] } } });
+    expect(JSON.parse((await runLatchkey(["dynamic-secret", "list", "--json"], { env: fake.env })).stdout)).toEqual({ names: ["reader"] });
+    const missing = await runLatchkey(["dynamic-secret", "delete", "-n", "absent"], { env: fake.env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("Error: No dynamic secret absent at kubernetes/roles/absent\n");
+    expect(fake.server.requests.some((r) => r.method === "DELETE")).toBe(false);
+    expect((await runLatchkey(["dynamic-secret", "get", "-n", "absent"], { env: fake.env })).code).toBe(2);
+  });
+});

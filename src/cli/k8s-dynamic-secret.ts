@@ -8,7 +8,7 @@ import { ApiError, type ApiBody, type LatchkeyClient } from "./client.js";
 import { defineAction, type CommandGroup } from "./command.js";
 import type { CliContext } from "./context.js";
 import { UsageError, attempt } from "./errors.js";
-import { gatewayClient, plainName, reportDone, valueOrFile, type GatewayOptions } from "./k8s-common.js";
+import { gatewayClient, plainName, reportDone, showData, valueOrFile, type GatewayOptions } from "./k8s-common.js";
 import { formatStructured, formatWarnings, isRecord } from "./output.js";
 
 /** Where `latchkey secrets enable kubernetes` mounts the engine when no -path is given. */
@@ -307,9 +307,44 @@ export function kubeconfigFor(
 
 const MATERIAL = "base64 or PEM (or @file)";
 
+/** The `<group>` command, made once: `create k8s`, `get`, `list` and `delete` hang off it. */
+function groupCommand(program: Command, group: string, groupDescription: string): Command {
+  return program.commands.find((c) => c.name() === group) ?? program.command(group).description(groupDescription);
+}
+
 /** `<group> create k8s`: Akeyless's noun, verb, kind layout. */
 function createK8sCommand(program: Command, group: string, groupDescription: string, what: string): Command {
-  return program.command(group).description(groupDescription).command("create").description(`create a ${what}`).command("k8s");
+  return groupCommand(program, group, groupDescription).command("create").description(`create a ${what}`).command("k8s");
+}
+
+/**
+ * `<group> get`, `<group> list` and `<group> delete` for the engine's
+ * `<collection>/<name>` (targets, roles): read without secrets, the names,
+ * and removal.
+ */
+function readListDelete(program: Command, ctx: CliContext, group: string, collection: string, what: string): void {
+  const parent = groupCommand(program, group, `${what}s of the kubernetes secrets engine`);
+  const get = parent.command("get").description(`show a ${what} (credentials are never shown)`).requiredOption("-n, --name <name>", `name of the ${what}`);
+  defineAction<EngineOptions>(withEngine(get), ctx, ({ opts }) =>
+    showData(ctx, opts, engineApiPath(opts, `${collection}/${plainName(opts.name, "--name")}`), `reading ${what} ${opts.name}`),
+  );
+  const list = parent.command("list").description(`list the ${what}s`);
+  defineAction<GatewayOptions>(withEngine(list), ctx, async ({ opts }) => {
+    const api = await gatewayClient(ctx, opts);
+    const body = await attempt(`listing ${what}s`, () => api.list(engineApiPath(opts, collection)));
+    const keys = isRecord(body?.data) && Array.isArray(body.data.keys) ? body.data.keys.map(String) : [];
+    ctx.out(opts.json ? formatStructured({ names: keys }, "json") : keys.map((k) => `${k}\n`).join(""));
+    return 0;
+  });
+  const remove = parent.command("delete").description(`delete a ${what}`).requiredOption("-n, --name <name>", `name of the ${what}`);
+  defineAction<EngineOptions>(withEngine(remove), ctx, async ({ opts }) => {
+    const name = plainName(opts.name, "--name");
+    const path = engineApiPath(opts, `${collection}/${name}`);
+    const api = await gatewayClient(ctx, opts);
+    if (!(await attempt(`reading ${what} ${name}`, () => api.read(path)))) throw new Error(`No ${what} ${name} at ${path}`);
+    await attempt(`deleting ${what} ${name}`, () => api.delete(path));
+    return reportDone(ctx, opts, `Deleted ${what} ${name} at ${path}`, { name, path });
+  });
 }
 
 /** `target create k8s`, `dynamic-secret create k8s`, `get-dynamic-secret-value`, `kubeconfig-generate`: the kubernetes secrets engine, Akeyless-style. */
@@ -362,6 +397,9 @@ export const registerK8sDynamicSecret: CommandGroup = (program, ctx) => {
     await createAt(await gatewayClient(ctx, opts), path, `dynamic secret ${name}`, body);
     return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path}`, { name, path });
   });
+
+  readListDelete(program, ctx, "target", "targets", "target");
+  readListDelete(program, ctx, "dynamic-secret", "roles", "dynamic secret");
 
   const value = program
     .command("get-dynamic-secret-value")
