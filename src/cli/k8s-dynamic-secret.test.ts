@@ -371,3 +371,37 @@ describe("target and dynamic-secret get, list, delete", () => {
     expect((await runLatchkey(["dynamic-secret", "get", "-n", "absent"], { env: fake.env })).code).toBe(2);
   });
 });
+
+describe("dynamic-secret create k8s with the cluster inline", () => {
+  const fake = useFakeLatchkey({ token: "lks.admin" });
+  const base = ["dynamic-secret", "create", "k8s", "--name", "dash", "--k8s-service-account", "sa", "--k8s-namespace", "ns"];
+  const cluster = ["--k8s-cluster-endpoint", "https://10.0.0.1:6443", "--k8s-cluster-ca-cert", CA, "--k8s-cluster-token", "eyJa.eyJb.c"];
+
+  it("makes a target of the secret's name, then the secret using it", async () => {
+    fake.server.on("POST", "kubernetes/targets/dash", {});
+    fake.server.on("POST", "kubernetes/roles/dash", {});
+    const result = await runLatchkey([...base, ...cluster], { env: fake.env });
+    expect(result).toEqual({ code: 0, stdout: "Success! Created dynamic secret dash at kubernetes/roles/dash with target dash\n", stderr: "" });
+    expect(posted(fake).map((r) => [r.path, r.body])).toEqual([
+      ["kubernetes/targets/dash", { kubernetes_host: "https://10.0.0.1:6443", kubernetes_ca_cert: CA, service_account_jwt: "eyJa.eyJb.c" }],
+      ["kubernetes/roles/dash", { target: "dash", service_account_name: "sa", allowed_kubernetes_namespaces: ["ns"] }],
+    ]);
+  });
+
+  it("deletes the target again when the server refuses the secret", async () => {
+    fake.server.on("POST", "kubernetes/targets/dash", {});
+    fake.server.on("POST", "kubernetes/roles/dash", { status: 400, body: { errors: ["bad role"] } });
+    fake.server.on("DELETE", "kubernetes/targets/dash", {});
+    const result = await runLatchkey([...base, ...cluster], { env: fake.env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("bad role");
+    expect(fake.server.requests.at(-1)).toMatchObject({ method: "DELETE", path: "kubernetes/targets/dash" });
+  });
+
+  it("refuses --target-name with the inline flags", async () => {
+    const result = await runLatchkey([...base, ...cluster, "--target-name", "prod"], { env: fake.env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("give --target-name or the --k8s-cluster-* flags, not both");
+    expect(fake.server.requests).toEqual([]);
+  });
+});

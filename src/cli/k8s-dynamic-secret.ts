@@ -45,6 +45,9 @@ export interface TargetOptions extends EngineOptions {
 
 export interface DynamicSecretOptions extends EngineOptions {
   targetName?: string;
+  k8sClusterEndpoint?: string;
+  k8sClusterCaCert?: string;
+  k8sClusterToken?: string;
   k8sServiceAccountType: "fixed" | "dynamic";
   k8sServiceAccount?: string;
   k8sNamespace?: string;
@@ -376,6 +379,9 @@ export const registerK8sDynamicSecret: CommandGroup = (program, ctx) => {
     .description("create a kubernetes dynamic secret: tokens of a fixed service account, or temporary ones bound to a role")
     .requiredOption("-n, --name <name>", "name of the dynamic secret (a role of the engine)")
     .option("--target-name <name>", "the target to connect through (default the mount's config)")
+    .option("--k8s-cluster-endpoint <url>", "instead of --target-name: the API server of a target made for this dynamic secret")
+    .option("--k8s-cluster-ca-cert <cert>", `with --k8s-cluster-endpoint: its CA certificate, ${MATERIAL}`)
+    .option("--k8s-cluster-token <jwt>", "with --k8s-cluster-endpoint: the bearer token latchkey calls it with (or @file)")
     .addOption(
       new Option("--k8s-service-account-type <type>", "fixed: tokens of an existing service account; dynamic: a temporary one")
         .choices(["fixed", "dynamic"])
@@ -392,10 +398,31 @@ export const registerK8sDynamicSecret: CommandGroup = (program, ctx) => {
     const name = plainName(opts.name, "--name");
     const file = opts.k8sRolebindingYamlDef;
     const yaml = file === undefined ? undefined : await ctx.input.file(file.startsWith("@") ? file.slice(1) : file);
-    const body = dynamicSecretBody(opts, yaml);
+    const inline = opts.k8sClusterEndpoint !== undefined || opts.k8sClusterCaCert !== undefined || opts.k8sClusterToken !== undefined;
+    if (inline && opts.targetName !== undefined) throw new UsageError("give --target-name or the --k8s-cluster-* flags, not both");
+    const body = dynamicSecretBody(inline ? { ...opts, targetName: name } : opts, yaml);
     const path = engineApiPath(opts, `roles/${name}`);
-    await createAt(await gatewayClient(ctx, opts), path, `dynamic secret ${name}`, body);
-    return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path}`, { name, path });
+    const api = await gatewayClient(ctx, opts);
+    if (!inline) {
+      await createAt(api, path, `dynamic secret ${name}`, body);
+      return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path}`, { name, path });
+    }
+    // The inline cluster becomes a target of the secret's own name; it goes again if the secret cannot be made.
+    if (await attempt(`reading dynamic secret ${name}`, () => api.read(path))) throw new Error(`The dynamic secret ${name} already exists at ${path}`);
+    const targetPath = engineApiPath(opts, `targets/${name}`);
+    const target = targetBody({
+      ...opts,
+      k8sClusterCaCert: await valueOrFile(ctx, opts.k8sClusterCaCert),
+      k8sClusterToken: await valueOrFile(ctx, opts.k8sClusterToken),
+    });
+    await createAt(api, targetPath, `target ${name}`, target);
+    try {
+      await attempt(`writing dynamic secret ${name}`, () => api.request({ method: "POST", path, body }));
+    } catch (err) {
+      await api.delete(targetPath).catch(() => undefined);
+      throw err;
+    }
+    return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path} with target ${name}`, { name, path, target: targetPath });
   });
 
   readListDelete(program, ctx, "target", "targets", "target");
