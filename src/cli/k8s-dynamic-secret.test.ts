@@ -341,3 +341,67 @@ describe("kubeconfig-generate", () => {
     expect(result).toEqual({ code: 1, stdout: "", stderr: "Error: No dynamic secret named nope at kubernetes/roles/nope\n" });
   });
 });
+
+describe("target and dynamic-secret get, list, delete", () => {
+  const fake = useFakeLatchkey({ token: "lks.admin" });
+
+  it("target get shows the target; list names them; delete removes one", async () => {
+    fake.server.on("GET", "kubernetes/targets/prod", { body: { data: { kubernetes_host: "https://k8s:6443", service_account_jwt_set: true } } });
+    const got = await runLatchkey(["target", "get", "-n", "/prod", "--json"], { env: fake.env });
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual({ kubernetes_host: "https://k8s:6443", service_account_jwt_set: true });
+    fake.server.on("GET", "kubernetes/targets", { body: { data: { keys: ["prod", "staging"] } } });
+    expect(await runLatchkey(["target", "list"], { env: fake.env })).toEqual({ code: 0, stdout: "prod\nstaging\n", stderr: "" });
+    fake.server.on("DELETE", "kubernetes/targets/prod", {});
+    expect(await runLatchkey(["target", "delete", "-n", "prod"], { env: fake.env })).toEqual({
+      code: 0,
+      stdout: "Success! Deleted target prod at kubernetes/targets/prod\n",
+      stderr: "",
+    });
+    expect(fake.server.requests.at(-1)).toMatchObject({ method: "DELETE", path: "kubernetes/targets/prod" });
+  });
+
+  it("dynamic-secret get/list/delete use the engine's roles; a missing one exits 1 and deletes nothing", async () => {
+    fake.server.on("GET", "kubernetes/roles", { body: { data: { keys: ["reader"] } } });
+    expect(JSON.parse((await runLatchkey(["dynamic-secret", "list", "--json"], { env: fake.env })).stdout)).toEqual({ names: ["reader"] });
+    const missing = await runLatchkey(["dynamic-secret", "delete", "-n", "absent"], { env: fake.env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("Error: No dynamic secret absent at kubernetes/roles/absent\n");
+    expect(fake.server.requests.some((r) => r.method === "DELETE")).toBe(false);
+    expect((await runLatchkey(["dynamic-secret", "get", "-n", "absent"], { env: fake.env })).code).toBe(2);
+  });
+});
+
+describe("dynamic-secret create k8s with the cluster inline", () => {
+  const fake = useFakeLatchkey({ token: "lks.admin" });
+  const base = ["dynamic-secret", "create", "k8s", "--name", "dash", "--k8s-service-account", "sa", "--k8s-namespace", "ns"];
+  const cluster = ["--k8s-cluster-endpoint", "https://10.0.0.1:6443", "--k8s-cluster-ca-cert", CA, "--k8s-cluster-token", "eyJa.eyJb.c"];
+
+  it("makes a target of the secret's name, then the secret using it", async () => {
+    fake.server.on("POST", "kubernetes/targets/dash", {});
+    fake.server.on("POST", "kubernetes/roles/dash", {});
+    const result = await runLatchkey([...base, ...cluster], { env: fake.env });
+    expect(result).toEqual({ code: 0, stdout: "Success! Created dynamic secret dash at kubernetes/roles/dash with target dash\n", stderr: "" });
+    expect(posted(fake).map((r) => [r.path, r.body])).toEqual([
+      ["kubernetes/targets/dash", { kubernetes_host: "https://10.0.0.1:6443", kubernetes_ca_cert: CA, service_account_jwt: "eyJa.eyJb.c" }],
+      ["kubernetes/roles/dash", { target: "dash", service_account_name: "sa", allowed_kubernetes_namespaces: ["ns"] }],
+    ]);
+  });
+
+  it("deletes the target again when the server refuses the secret", async () => {
+    fake.server.on("POST", "kubernetes/targets/dash", {});
+    fake.server.on("POST", "kubernetes/roles/dash", { status: 400, body: { errors: ["bad role"] } });
+    fake.server.on("DELETE", "kubernetes/targets/dash", {});
+    const result = await runLatchkey([...base, ...cluster], { env: fake.env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("bad role");
+    expect(fake.server.requests.at(-1)).toMatchObject({ method: "DELETE", path: "kubernetes/targets/dash" });
+  });
+
+  it("refuses --target-name with the inline flags", async () => {
+    const result = await runLatchkey([...base, ...cluster, "--target-name", "prod"], { env: fake.env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("give --target-name or the --k8s-cluster-* flags, not both");
+    expect(fake.server.requests).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@ import { ApiError, type ApiBody, type LatchkeyClient } from "./client.js";
 import { defineAction, type CommandGroup } from "./command.js";
 import type { CliContext } from "./context.js";
 import { UsageError, attempt } from "./errors.js";
-import { gatewayClient, plainName, reportDone, valueOrFile, type GatewayOptions } from "./k8s-common.js";
+import { gatewayClient, plainName, reportDone, showData, valueOrFile, type GatewayOptions } from "./k8s-common.js";
 import { formatStructured, formatWarnings, isRecord } from "./output.js";
 
 /** Where `latchkey secrets enable kubernetes` mounts the engine when no -path is given. */
@@ -45,6 +45,9 @@ export interface TargetOptions extends EngineOptions {
 
 export interface DynamicSecretOptions extends EngineOptions {
   targetName?: string;
+  k8sClusterEndpoint?: string;
+  k8sClusterCaCert?: string;
+  k8sClusterToken?: string;
   k8sServiceAccountType: "fixed" | "dynamic";
   k8sServiceAccount?: string;
   k8sNamespace?: string;
@@ -65,7 +68,7 @@ interface KubeconfigOptions extends EngineOptions {
 }
 
 /** Adds `--gateway-url`, `--mount` (of the secrets engine) and `--json`. */
-function withEngine(command: Command, json = "print the result as JSON"): Command {
+export function withEngine(command: Command, json = "print the result as JSON"): Command {
   return command
     .option("--gateway-url <url>", "address of the latchkey server (overrides -address and LATCHKEY_ADDR)")
     .option("--mount <path>", "where the kubernetes secrets engine is mounted", DEFAULT_K8S_SECRETS_MOUNT)
@@ -307,9 +310,44 @@ export function kubeconfigFor(
 
 const MATERIAL = "base64 or PEM (or @file)";
 
+/** The `<group>` command, made once: `create k8s`, `get`, `list` and `delete` hang off it. */
+function groupCommand(program: Command, group: string, groupDescription: string): Command {
+  return program.commands.find((c) => c.name() === group) ?? program.command(group).description(groupDescription);
+}
+
 /** `<group> create k8s`: Akeyless's noun, verb, kind layout. */
 function createK8sCommand(program: Command, group: string, groupDescription: string, what: string): Command {
-  return program.command(group).description(groupDescription).command("create").description(`create a ${what}`).command("k8s");
+  return groupCommand(program, group, groupDescription).command("create").description(`create a ${what}`).command("k8s");
+}
+
+/**
+ * `<group> get`, `<group> list` and `<group> delete` for the engine's
+ * `<collection>/<name>` (targets, roles): read without secrets, the names,
+ * and removal.
+ */
+function readListDelete(program: Command, ctx: CliContext, group: string, collection: string, what: string): void {
+  const parent = groupCommand(program, group, `${what}s of the kubernetes secrets engine`);
+  const get = parent.command("get").description(`show a ${what} (credentials are never shown)`).requiredOption("-n, --name <name>", `name of the ${what}`);
+  defineAction<EngineOptions>(withEngine(get), ctx, ({ opts }) =>
+    showData(ctx, opts, engineApiPath(opts, `${collection}/${plainName(opts.name, "--name")}`), `reading ${what} ${opts.name}`),
+  );
+  const list = parent.command("list").description(`list the ${what}s`);
+  defineAction<GatewayOptions>(withEngine(list), ctx, async ({ opts }) => {
+    const api = await gatewayClient(ctx, opts);
+    const body = await attempt(`listing ${what}s`, () => api.list(engineApiPath(opts, collection)));
+    const keys = isRecord(body?.data) && Array.isArray(body.data.keys) ? body.data.keys.map(String) : [];
+    ctx.out(opts.json ? formatStructured({ names: keys }, "json") : keys.map((k) => `${k}\n`).join(""));
+    return 0;
+  });
+  const remove = parent.command("delete").description(`delete a ${what}`).requiredOption("-n, --name <name>", `name of the ${what}`);
+  defineAction<EngineOptions>(withEngine(remove), ctx, async ({ opts }) => {
+    const name = plainName(opts.name, "--name");
+    const path = engineApiPath(opts, `${collection}/${name}`);
+    const api = await gatewayClient(ctx, opts);
+    if (!(await attempt(`reading ${what} ${name}`, () => api.read(path)))) throw new Error(`No ${what} ${name} at ${path}`);
+    await attempt(`deleting ${what} ${name}`, () => api.delete(path));
+    return reportDone(ctx, opts, `Deleted ${what} ${name} at ${path}`, { name, path });
+  });
 }
 
 /** `target create k8s`, `dynamic-secret create k8s`, `get-dynamic-secret-value`, `kubeconfig-generate`: the kubernetes secrets engine, Akeyless-style. */
@@ -341,6 +379,9 @@ export const registerK8sDynamicSecret: CommandGroup = (program, ctx) => {
     .description("create a kubernetes dynamic secret: tokens of a fixed service account, or temporary ones bound to a role")
     .requiredOption("-n, --name <name>", "name of the dynamic secret (a role of the engine)")
     .option("--target-name <name>", "the target to connect through (default the mount's config)")
+    .option("--k8s-cluster-endpoint <url>", "instead of --target-name: the API server of a target made for this dynamic secret")
+    .option("--k8s-cluster-ca-cert <cert>", `with --k8s-cluster-endpoint: its CA certificate, ${MATERIAL}`)
+    .option("--k8s-cluster-token <jwt>", "with --k8s-cluster-endpoint: the bearer token latchkey calls it with (or @file)")
     .addOption(
       new Option("--k8s-service-account-type <type>", "fixed: tokens of an existing service account; dynamic: a temporary one")
         .choices(["fixed", "dynamic"])
@@ -357,11 +398,35 @@ export const registerK8sDynamicSecret: CommandGroup = (program, ctx) => {
     const name = plainName(opts.name, "--name");
     const file = opts.k8sRolebindingYamlDef;
     const yaml = file === undefined ? undefined : await ctx.input.file(file.startsWith("@") ? file.slice(1) : file);
-    const body = dynamicSecretBody(opts, yaml);
+    const inline = opts.k8sClusterEndpoint !== undefined || opts.k8sClusterCaCert !== undefined || opts.k8sClusterToken !== undefined;
+    if (inline && opts.targetName !== undefined) throw new UsageError("give --target-name or the --k8s-cluster-* flags, not both");
+    const body = dynamicSecretBody(inline ? { ...opts, targetName: name } : opts, yaml);
     const path = engineApiPath(opts, `roles/${name}`);
-    await createAt(await gatewayClient(ctx, opts), path, `dynamic secret ${name}`, body);
-    return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path}`, { name, path });
+    const api = await gatewayClient(ctx, opts);
+    if (!inline) {
+      await createAt(api, path, `dynamic secret ${name}`, body);
+      return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path}`, { name, path });
+    }
+    // The inline cluster becomes a target of the secret's own name; it goes again if the secret cannot be made.
+    if (await attempt(`reading dynamic secret ${name}`, () => api.read(path))) throw new Error(`The dynamic secret ${name} already exists at ${path}`);
+    const targetPath = engineApiPath(opts, `targets/${name}`);
+    const target = targetBody({
+      ...opts,
+      k8sClusterCaCert: await valueOrFile(ctx, opts.k8sClusterCaCert),
+      k8sClusterToken: await valueOrFile(ctx, opts.k8sClusterToken),
+    });
+    await createAt(api, targetPath, `target ${name}`, target);
+    try {
+      await attempt(`writing dynamic secret ${name}`, () => api.request({ method: "POST", path, body }));
+    } catch (err) {
+      await api.delete(targetPath).catch(() => undefined);
+      throw err;
+    }
+    return reportDone(ctx, opts, `Created dynamic secret ${name} at ${path} with target ${name}`, { name, path, target: targetPath });
   });
+
+  readListDelete(program, ctx, "target", "targets", "target");
+  readListDelete(program, ctx, "dynamic-secret", "roles", "dynamic secret");
 
   const value = program
     .command("get-dynamic-secret-value")

@@ -8,6 +8,7 @@ import { reportFailure } from "./errors.js";
 import { registerGeneric } from "./generic.js";
 import { registerInjector } from "./injector.js";
 import { registerK8sAuthMethod } from "./k8s-auth-method.js";
+import { registerK8sCerts } from "./k8s-certs.js";
 import { registerK8sDynamicSecret } from "./k8s-dynamic-secret.js";
 import { registerK8sGatewayConfig } from "./k8s-gateway-config.js";
 import { registerKv } from "./kv.js";
@@ -33,6 +34,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerK8sAuthMethod,
   registerK8sGatewayConfig,
   registerK8sDynamicSecret,
+  registerK8sCerts,
   registerSecrets,
   registerKv,
   registerInjector,
