@@ -10,6 +10,7 @@ import { coerceFields } from "./fields.js";
 import { createLeaseManager } from "./leases/manager.js";
 import { createMetrics } from "./metrics.js";
 import { createMountTable, effectiveLeaseTtls, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
+import { LocalInvalidationBus, type InvalidationBus } from "./invalidation.js";
 import { cidrAllows } from "./net.js";
 import { parseBool } from "./parse-bool.js";
 import { createPolicyStore } from "./policy/store.js";
@@ -34,6 +35,10 @@ export interface CoreOptions {
   backends: BackendRegistry;
   /** Expiration manager tick; tests shorten it. */
   leaseTickMs?: number;
+  /**
+   * The one seam every in-memory cache (tokens, ACLs) is invalidated through;
+   * with several replicas it also carries invalidations between them.
+   */
   invalidations?: InvalidationBus;
 }
 
@@ -79,6 +84,17 @@ export function createCore(opts: CoreOptions) {
   const audit = createAuditBroker({ logger });
   const metrics = createMetrics();
   const auditTable = createAuditTable(audit, logger);
+  const bus = opts.invalidations ?? new LocalInvalidationBus();
+  // The caches of one unsealed term subscribe through this; sealing unsubscribes them.
+  const subscriptions: Array<() => void> = [];
+  const invalidations: InvalidationBus = {
+    publish: (ev) => bus.publish(ev),
+    subscribe(fn) {
+      const unsubscribe = bus.subscribe(fn);
+      subscriptions.push(unsubscribe);
+      return unsubscribe;
+    },
+  };
 
   // Services that exist only while unsealed.
   let unsealedState: Awaited<ReturnType<typeof postUnseal>> | undefined;
@@ -106,6 +122,7 @@ export function createCore(opts: CoreOptions) {
     async seal() {
       const state = unsealedState;
       unsealedState = undefined;
+      for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
       if (state) {
         await state.leases.stop();
         await state.mounts.stopAll();
@@ -156,7 +173,7 @@ export function createCore(opts: CoreOptions) {
       hmacKey = randomBytes(32);
       await coreView.put("token-hmac-key", hmacKey);
     }
-    const policies = createPolicyStore(barrier.view("sys/policy/"));
+    const policies = createPolicyStore(barrier.view("sys/policy/"), { invalidations });
     // The lease manager needs the token store and the mounts to revoke; both need the lease manager.
     const revoker = async (lease: LeaseEntry) => {
       if (lease.kind === "auth") {
@@ -195,6 +212,7 @@ export function createCore(opts: CoreOptions) {
         return mount ? ttlLimits(mount).maxTtl : SYSTEM_LEASE_TTL;
       },
       mountUuid: (path) => router.mountFor(path)?.entry.uuid,
+      invalidations,
       // Vault destroys a token's cubbyhole, and any response it wraps, with the token.
       onRevoke: async (tokenKey) => {
         const cubbyhole = router.get("cubbyhole/");

@@ -1,3 +1,4 @@
+import { LocalInvalidationBus, type InvalidationBus } from "../invalidation.js";
 import { badRequest, internalError, LatchkeyError } from "../errors.js";
 import type { StorageView } from "../../storage/types.js";
 import { compileAcl } from "./acl.js";
@@ -35,8 +36,8 @@ export interface PolicyStore {
   aclFor(policyNames: string[]): Promise<Acl>;
   /**
    * Forgets cached policies and ACLs (all, or those that could involve
-   * `name`). put and delete call it; a replica that learns of another
-   * replica's write must call it too.
+   * `name`) in this store only. The store calls it for every invalidation on
+   * its bus; put and delete publish one, so other replicas drop theirs too.
    */
   invalidate(name?: string): void;
 }
@@ -44,6 +45,8 @@ export interface PolicyStore {
 export interface PolicyStoreOptions {
   /** Distinct policy sets whose ACLs are kept compiled; least recently used are dropped. */
   aclCacheSize?: number;
+  /** The seam policy writes and deletes are published through, and cached ACLs dropped by. */
+  invalidations?: InvalidationBus;
 }
 
 const NAME = /^[a-z0-9._-]+$/;
@@ -65,6 +68,7 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
   const policies = new Map<string, Promise<Policy | undefined>>();
   const acls = new Map<string, Promise<Acl>>();
   const key = (name: string) => `acl/${name}`;
+  const bus = opts.invalidations ?? new LocalInvalidationBus();
 
   async function read(name: string): Promise<StoredPolicy | undefined> {
     if (name === ROOT_POLICY_NAME) return { name, text: "" };
@@ -113,7 +117,7 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
       assertWritable(normalized);
       const policy = parsePolicy(normalized, text);
       await storage.putJSON(key(normalized), { name: normalized, text } satisfies StoredPolicy);
-      store.invalidate(normalized);
+      bus.publish({ kind: "policy", name: normalized });
       return policy;
     },
 
@@ -121,7 +125,7 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
       const normalized = normalizePolicyName(name);
       assertDeletable(normalized);
       await storage.delete(key(normalized));
-      store.invalidate(normalized);
+      bus.publish({ kind: "policy", name: normalized });
     },
 
     async list() {
@@ -165,5 +169,9 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
       acls.clear();
     },
   };
+  bus.subscribe((ev) => {
+    if (ev.kind === "policy") store.invalidate(ev.name);
+    else if (ev.kind === "all") store.invalidate();
+  });
   return store;
 }

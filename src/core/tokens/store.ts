@@ -1,6 +1,8 @@
 import type { StorageView } from "../../storage/types.js";
 import { badRequest, permissionDenied } from "../errors.js";
+import { LocalInvalidationBus, type InvalidationBus } from "../invalidation.js";
 import type { LeaseManager, TokenEntry } from "../types.js";
+import { TokenCache, type TokenCacheOptions } from "./cache.js";
 import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey } from "./crypto.js";
 import { policyNames } from "./policies.js";
 import type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
@@ -38,6 +40,14 @@ export interface TokenStoreDeps {
   defaultTtl?: number;
   /** Seconds; no non-periodic token lives longer than this after creation. */
   maxTtl?: number;
+  /**
+   * The seam every change to a token goes through: the store publishes a
+   * `token` invalidation for each entry it changes or deletes, and drops its
+   * cached entries for every invalidation it receives, local or remote.
+   */
+  invalidations?: InvalidationBus;
+  /** Bounds of the cache of resolved token entries. */
+  cache?: TokenCacheOptions;
 }
 
 /**
@@ -70,6 +80,17 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   const keyOf = (token: string) => tokenKey(deps.hmacKey, token);
   const hashAccessor = (accessor: string) => tokenKey(deps.hmacKey, `accessor\0${accessor}`);
   const limitFor = (path: string) => Math.min(maxTtl, deps.mountMaxTtl?.(path) || maxTtl);
+  const bus = deps.invalidations ?? new LocalInvalidationBus();
+  const cache = new TokenCache({ now: clock, ...deps.cache });
+  let generation = 0;
+  bus.subscribe((ev) => {
+    generation++;
+    if (ev.kind === "token") cache.delete(ev.id);
+    // A removed or re-created mount ends its tokens; a new keyring or a missed message may change anything.
+    else if (ev.kind === "mounts" || ev.kind === "keyring" || ev.kind === "all") cache.clear();
+  });
+  /** Called after every committed change to a token entry, so no cache serves the old one. */
+  const changed = (key: string) => bus.publish({ kind: "token", id: key });
 
   /** The entry if it still authenticates: not expired, not being revoked, its issuing mount still there. */
   function live(entry: TokenEntry | undefined): TokenEntry | undefined {
@@ -79,7 +100,20 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     return entry;
   }
 
-  const lookupByKey = async (key: string) => live(await storage.getJSON<TokenEntry>(idKey(key)));
+  /**
+   * The hot path. A cached entry is checked by `live` like a stored one, so it
+   * stops at its own expiry; use-limited tokens are never cached, so every use
+   * of one is counted in a storage transaction.
+   */
+  async function lookupByKey(key: string): Promise<TokenEntry | undefined> {
+    const cached = cache.get(key);
+    if (cached) return live(cached);
+    const epoch = generation;
+    const entry = live(await storage.getJSON<TokenEntry>(idKey(key)));
+    // An invalidation delivered while the read was in flight may have been for this entry: then it is not cached.
+    if (entry && entry.numUses === 0 && epoch === generation) cache.set(key, entry);
+    return entry;
+  }
 
   async function create(params: CreateTokenParams): Promise<{ token: string; entry: TokenEntry }> {
     const { parent } = params;
@@ -171,6 +205,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.putJSON(accessorKey(hashAccessor(entry.accessor)), { key: entry.key, accessor: entry.accessor });
       if (parentKey !== undefined) await tx.putJSON(childKey(parentKey, entry.key), {});
     });
+    changed(entry.key);
     return { token, entry };
   }
 
@@ -214,6 +249,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.putJSON(idKey(entry.key), next);
       return next;
     });
+    changed(entry.key);
     // Vault: the last use still succeeds; the token is gone for the next request.
     if (updated.numUses === REVOKING) await revokeTree(entry.key);
     return updated;
@@ -229,6 +265,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.putJSON(idKey(entry.key), next);
       return next;
     });
+    changed(entry.key);
     if (renewed.leaseId) await leases.setExpiry(renewed.leaseId, renewed.expireTime);
     return renewed;
   }
@@ -239,6 +276,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const entry = await tx.getJSON<TokenEntry>(idKey(key));
       if (entry && entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
     });
+    changed(key);
   }
 
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
@@ -256,6 +294,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (parentHint !== undefined) await tx.delete(childKey(parentHint, key));
       if (found?.leaseId) await leases.forget(found.leaseId, leaseTx);
     });
+    changed(key);
   }
 
   // Depth first, children before their parent, so that a crash half-way never
@@ -290,6 +329,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
           await tx.delete(childKey(key, child));
         }
       });
+      // An orphaned child no longer dies with its parent: its cached entry must not keep the parent link.
+      for (const child of children) changed(child);
     }
     await revokeOne(key);
   }

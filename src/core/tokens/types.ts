@@ -54,8 +54,9 @@ export interface TokenAuthResult {
 
 /**
  * The token store. Service tokens live only as a keyed hash (`id/<key>`);
- * batch tokens live only in the hands of their holder. No in-memory table of
- * tokens is kept: every lookup is one storage read.
+ * batch tokens live only in the hands of their holder. Resolved service tokens
+ * without a use limit are cached in memory (bounded, keyed by the keyed hash)
+ * and dropped through the invalidation bus whenever one changes.
  */
 export interface TokenStore {
   create(params: CreateTokenParams): Promise<{ token: string; entry: TokenEntry }>;
