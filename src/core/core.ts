@@ -15,6 +15,7 @@ import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
+import { createQuotaStore } from "./sys/quotas.js";
 import { policyNames } from "./tokens/policies.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
 import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
@@ -77,6 +78,7 @@ export function createCore(opts: CoreOptions) {
   const audit = createAuditBroker({ logger });
   const metrics = createMetrics();
   const auditTable = createAuditTable(audit, logger);
+  const quotas = createQuotaStore(barrier);
 
   // Services that exist only while unsealed.
   let unsealedState: Awaited<ReturnType<typeof postUnseal>> | undefined;
@@ -87,6 +89,7 @@ export function createCore(opts: CoreOptions) {
     router,
     audit,
     auditTable,
+    quotas,
     metrics,
     sealType: opts.seal.type,
     logger,
