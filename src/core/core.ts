@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createBarrier } from "../storage/barrier.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { createAuditTable } from "./audit-table.js";
-import type { InvalidationBus } from "./invalidation.js";
 import { createAuditBroker } from "./audit/broker.js";
 import { badRequest, LatchkeyError, notFound, permissionDenied, sealed, unsupportedOperation } from "./errors.js";
 import { envelope, type Envelope } from "./envelope.js";
@@ -17,6 +16,7 @@ import { createPolicyStore } from "./policy/store.js";
 import { createRouter, operationFor, type MountedBackend, type RouteMatch } from "./router.js";
 import { createSealManager, type SealOptions } from "./seal/seal.js";
 import { createSysBackend } from "./sys/backend.js";
+import { createQuotaStore } from "./sys/quotas.js";
 import { policyNames } from "./tokens/policies.js";
 import { createTokenStore, toAuthResult, type TokenStore } from "./tokens/store.js";
 import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
@@ -95,6 +95,7 @@ export function createCore(opts: CoreOptions) {
       return unsubscribe;
     },
   };
+  const quotas = createQuotaStore(barrier);
 
   // Services that exist only while unsealed.
   let unsealedState: Awaited<ReturnType<typeof postUnseal>> | undefined;
@@ -105,6 +106,7 @@ export function createCore(opts: CoreOptions) {
     router,
     audit,
     auditTable,
+    quotas,
     metrics,
     sealType: opts.seal.type,
     logger,

@@ -1,4 +1,4 @@
-import fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Core } from "../core/core.js";
 import { badRequest, LatchkeyError } from "../core/errors.js";
 import { depthMessage, exceedsDepth, jsonChildren } from "../core/json-depth.js";
@@ -6,12 +6,15 @@ import type { Logger } from "../core/types.js";
 import type { ListenerConfig } from "./config.js";
 import { isListRequest } from "./list-method.js";
 import { answerClientError, createListenerServer, errorBody } from "./listener.js";
+import { createInflightGate, createRateLimiter } from "./quotas.js";
 
 export interface AppOptions {
   core: Core;
   logger: Logger;
   /** Request body limit in bytes; larger bodies get 413. */
   maxRequestSize: number;
+  /** Requests in progress beyond this many get 503; 0 or absent is no cap. */
+  maxInflightRequests?: number;
   /** Timeouts, connection cap and JSON depth of the listener. */
   listener: Omit<ListenerConfig, "address" | "tlsCertFile" | "tlsKeyFile">;
   https?: { cert: Buffer; key: Buffer };
@@ -84,6 +87,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send(errorBody(`no handler for ${req.method} ${req.url.split("?")[0]}: the API lives under /v1/`));
   });
 
+  const limiter = createRateLimiter(opts.core.quotas);
+  const inflight = createInflightGate(opts.maxInflightRequests ?? 0);
+
   app.route({
     method: ["GET", "POST", "PUT", "PATCH", "DELETE"],
     url: "/v1/*",
@@ -93,29 +99,53 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
         return reply.code(400).send(errorBody("request body must be a JSON object"));
       }
-      const controller = new AbortController();
-      // The request stream closes once its body is read; only the response closing
-      // before it finished means the client went away.
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) controller.abort();
-      });
-      const res = await opts.core.handle({
-        // A LIST arrives as GET (list-method.ts) and goes on as the LIST it was.
-        method: isListRequest(req.raw) ? "LIST" : req.method,
-        path: params["*"],
-        query: flattenQuery(req.query),
-        body: (body as Record<string, unknown> | undefined) ?? {},
-        token: tokenFrom(req.headers),
-        wrapTtl: headerValue(req.headers["x-vault-wrap-ttl"]),
-        remoteAddress: req.ip,
-        signal: controller.signal,
-      });
-      reply.header("cache-control", "no-store");
-      if (res.raw) return reply.code(res.status).type(res.raw.contentType).send(res.raw.body);
-      if (res.body === undefined) return reply.code(res.status).send();
-      return reply.code(res.status).type("application/json").send(JSON.stringify(res.body));
+      const path = params["*"];
+      const verdict = await limiter.check(path, req.ip);
+      if (verdict.headers) reply.headers(verdict.headers);
+      if (!verdict.allowed) {
+        // Vault's answer to a rate-limit quota: 429, its message, and when to come back.
+        return reply
+          .code(429)
+          .header("retry-after", String(verdict.retryAfterSeconds))
+          .send(errorBody(`request path "${path}": rate limit quota exceeded`));
+      }
+      if (!inflight.tryEnter()) {
+        return reply
+          .code(503)
+          .header("retry-after", "1")
+          .send(errorBody(`latchkey is at its limit of ${opts.maxInflightRequests} requests in progress: retry shortly`));
+      }
+      try {
+        return await handleApi(path, req, reply, body);
+      } finally {
+        inflight.leave();
+      }
     },
   });
+
+  async function handleApi(path: string, req: FastifyRequest, reply: FastifyReply, body: unknown) {
+    const controller = new AbortController();
+    // The request stream closes once its body is read; only the response closing
+    // before it finished means the client went away.
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const res = await opts.core.handle({
+      // A LIST arrives as GET (list-method.ts) and goes on as the LIST it was.
+      method: isListRequest(req.raw) ? "LIST" : req.method,
+      path,
+      query: flattenQuery(req.query),
+      body: (body as Record<string, unknown> | undefined) ?? {},
+      token: tokenFrom(req.headers),
+      wrapTtl: headerValue(req.headers["x-vault-wrap-ttl"]),
+      remoteAddress: req.ip,
+      signal: controller.signal,
+    });
+    reply.header("cache-control", "no-store");
+    if (res.raw) return reply.code(res.status).type(res.raw.contentType).send(res.raw.body);
+    if (res.body === undefined) return reply.code(res.status).send();
+    return reply.code(res.status).type("application/json").send(JSON.stringify(res.body));
+  }
   return app;
 }
 

@@ -31,6 +31,8 @@ export interface ServerConfig {
   maxRequestSize: number;
   /** Expiration manager tick, seconds. */
   leaseTickSeconds: number;
+  /** `max_inflight_requests`: requests beyond this many in progress get 503 with Retry-After; 0 is no cap. */
+  maxInflightRequests: number;
 }
 
 /** `storage.postgres`: the shared store of a highly available deployment. The URL is a secret: never logged. */
@@ -62,6 +64,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   logLevel: "info",
   maxRequestSize: 1024 * 1024,
   leaseTickSeconds: 1,
+  maxInflightRequests: 2048,
 };
 
 export function loadConfigFile(path: string): ServerConfig {
@@ -98,7 +101,7 @@ function only(obj: Record<string, unknown>, allowed: string[], where: string, fi
 
 export function parseConfig(doc: unknown, file = "config"): ServerConfig {
   if (!isObject(doc)) throw new ConfigError(`${file}: the top level must be a mapping`);
-  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick"], "", file);
+  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick", "max_inflight_requests"], "", file);
   const cfg: ServerConfig = structuredClone(DEFAULT_CONFIG);
 
   if (doc.listener !== undefined) cfg.listener = parseListener(doc.listener, cfg.listener, file);
@@ -153,6 +156,13 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
     } catch (err) {
       throw new ConfigError(`${file}: ${(err as Error).message}`);
     }
+  }
+  if (doc.max_inflight_requests !== undefined) {
+    const n = doc.max_inflight_requests;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+      throw new ConfigError(`${file}: max_inflight_requests must be a whole number, 0 for no cap`);
+    }
+    cfg.maxInflightRequests = n;
   }
   return cfg;
 }

@@ -109,7 +109,7 @@ export async function buildServer(
   const tls = cfg.listener.tlsCertFile && cfg.listener.tlsKeyFile
     ? { cert: readFileSync(cfg.listener.tlsCertFile), key: readFileSync(cfg.listener.tlsKeyFile) }
     : undefined;
-  const app = await buildApp({ core, logger, maxRequestSize: cfg.maxRequestSize, listener: cfg.listener, https: tls });
+  const app = await buildApp({ core, logger, maxRequestSize: cfg.maxRequestSize, maxInflightRequests: cfg.maxInflightRequests, listener: cfg.listener, https: tls });
   let closing: Promise<void> | undefined;
   return {
     app,

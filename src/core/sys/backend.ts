@@ -15,6 +15,7 @@ import { auditPaths } from "./audit.js";
 import { leasePaths } from "./leases.js";
 import { mountPaths } from "./mounts.js";
 import { policyPaths } from "./policies.js";
+import { quotaPaths, type QuotaStore } from "./quotas.js";
 import { sealPaths } from "./seal.js";
 import { wrappingPaths } from "./wrapping.js";
 
@@ -25,6 +26,7 @@ export interface SysCore {
   sealType: "shamir" | "auto";
   router: Router;
   auditTable: AuditTable;
+  quotas: QuotaStore;
   audit: AuditBroker;
   metrics: ReturnType<typeof createMetrics>;
   isSealed(): boolean;
@@ -43,6 +45,7 @@ export function createSysBackend(core: SysCore): Backend {
       ...policyPaths(core),
       ...leasePaths(core),
       ...auditPaths(core),
+      ...quotaPaths(core),
       ...miscPaths(core),
       ...wrappingPaths(core),
     ],
