@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { createMemoryStore } from "../../storage/memory.js";
 import { createView } from "../../storage/view.js";
 import type { LeaseEntry, LeaseManager, LeaseRegistration } from "../types.js";
+import type { InvalidationBus } from "../invalidation.js";
+import type { TokenCacheOptions } from "./cache.js";
 import { createTokenStore } from "./store.js";
 
 type TokenLeases = Pick<LeaseManager, "register" | "setExpiry" | "forget" | "revokeByToken">;
@@ -55,8 +57,8 @@ export function must<T>(value: T | undefined, what = "value"): T {
 export const START_SECONDS = 1_700_000_000;
 
 /** A token store over a memory store, with a fake clock, a rotatable batch key and recorded lease calls. */
-export function tokenHarness() {
-  const physical = createMemoryStore();
+export function tokenHarness(opts: { physical?: ReturnType<typeof createMemoryStore>; hmacKey?: Uint8Array; invalidations?: InvalidationBus; cache?: TokenCacheOptions } = {}) {
+  const physical = opts.physical ?? createMemoryStore();
   let nowMs = START_SECONDS * 1000;
   let batch = { term: 1, key: new Uint8Array(randomBytes(32)) };
   const { leases, calls } = fakeLeases();
@@ -64,10 +66,12 @@ export function tokenHarness() {
   const tokens = createTokenStore({
     storage: sys.sub("token/"),
     transaction: (fn) => sys.transaction((tx) => fn(tx.sub("token/"), tx.sub("expire/"))),
-    hmacKey: randomBytes(32),
+    hmacKey: opts.hmacKey ?? randomBytes(32),
     batchKey: () => batch,
     leases,
     now: () => nowMs,
+    invalidations: opts.invalidations,
+    cache: opts.cache,
   });
   return {
     physical,
