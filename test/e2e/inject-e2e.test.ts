@@ -1,0 +1,254 @@
+/**
+ * The injector end to end: the real kube-apiserver calls the injector for an
+ * annotated pod, and the containers it injected run as the stored pod spec
+ * describes them — the packaged agent in a chroot holding only /latchkey/bin/
+ * and the pod's volumes, with a token bound to that pod, against a running
+ * latchkey server whose kubernetes auth method asks the same API server.
+ */
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInjector, type RunningInjector } from "../../src/injector/run.js";
+import {
+  adminClient,
+  cleanup,
+  createClusterRoleBinding,
+  createServiceAccount,
+  deleteOnCleanup,
+  eventually,
+  kubeTestEnv,
+  kubectl,
+  serviceAccountSubject,
+  tokenRequest,
+  uniqueName,
+  uniqueNamespace,
+} from "../helpers/k8s.js";
+import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { REPO } from "./package-chroot.js";
+import { runContainer, volumeBinds, type Bind, type StoredContainer } from "./pod-chroot.js";
+
+const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+const ROOT = "lks.inject-e2e-root";
+const PASSWORD = "pw-5e81c0d9a3f7";
+const PACKAGED_BIN = join(REPO, "dist-bin/rootfs/latchkey/bin");
+
+interface StoredPod {
+  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  spec: {
+    containers: StoredContainer[];
+    initContainers?: StoredContainer[];
+    volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience?: string; path: string } }[] } }[];
+  };
+}
+
+describe("injected pods run as their stored spec describes", () => {
+  let ns: string;
+  let server: ServerProcess;
+  let injector: RunningInjector;
+  let dir: string;
+  const configName = uniqueName("latchkey-inject-e2e");
+  const selectorValue = uniqueName("inj-e2e");
+  const tokens: string[] = [];
+
+  const putSecret = async (data: Record<string, string>) => {
+    const res = await api(server.address, "POST", "secret/data/app", ROOT, { data });
+    expect(res.status, res.text).toBe(200);
+  };
+
+  beforeAll(async () => {
+    const kube = kubeTestEnv();
+    if (!kube.kubeconfig) throw new Error("the injector end-to-end test needs KUBECONFIG for the injector's own client");
+    if (!existsSync(join(PACKAGED_BIN, "latchkey"))) throw new Error(`run \`npm run package\` first: ${PACKAGED_BIN}/latchkey is missing`);
+    dir = mkdtempSync(join(tmpdir(), "latchkey-inject-e2e-"));
+    ns = await uniqueNamespace({ "latchkey.test/injector": selectorValue });
+    await createServiceAccount(ns, "app");
+    await createServiceAccount(ns, "reviewer");
+    await createClusterRoleBinding(uniqueName("lk-inject-e2e-reviewer"), "system:auth-delegator", [serviceAccountSubject(ns, "reviewer")]);
+    const reviewerJwt = (await tokenRequest(ns, "reviewer", { expirationSeconds: 3600 })).token;
+    tokens.push(reviewerJwt);
+
+    server = await startServerProcess(["--dev", "--dev-root-token", ROOT, "--listen", "127.0.0.1:0"]);
+    const root = async (path: string, body: unknown) => {
+      const res = await api(server.address, "POST", path, ROOT, body);
+      expect([200, 204], `${path}: ${res.text}`).toContain(res.status);
+    };
+    await root("sys/auth/kubernetes", { type: "kubernetes" });
+    await root("auth/kubernetes/config", { kubernetes_host: kube.host, kubernetes_ca_cert: kube.caPem, token_reviewer_jwt: reviewerJwt });
+    await root("sys/policies/acl/read-app", { policy: 'path "secret/data/app" { capabilities = ["read"] }\n' });
+    await root("auth/kubernetes/role/app", { bound_service_account_names: ["app"], bound_service_account_namespaces: [ns], token_policies: ["read-app"] });
+    await putSecret({ password: PASSWORD, user: "svc" });
+
+    // The webhook must exist before --tls-auto publishes its caBundle; the
+    // namespaceSelector keeps it off every other test's pods on this shared cluster.
+    await adminClient().create(WEBHOOKS, {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "MutatingWebhookConfiguration",
+      metadata: { name: configName },
+      webhooks: [
+        {
+          name: "inject.latchkey.io",
+          clientConfig: { url: "https://127.0.0.1:1/mutate" },
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+          namespaceSelector: { matchLabels: { "latchkey.test/injector": selectorValue } },
+          objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1", "v1beta1"],
+          timeoutSeconds: 5,
+        },
+      ],
+    });
+    deleteOnCleanup(`${WEBHOOKS}/${configName}`);
+    injector = await startInjector(
+      {
+        listen: "127.0.0.1:0",
+        // The agents run on this host without a network namespace, so loopback reaches the server.
+        latchkeyAddr: server.address,
+        agentImage: "latchkey/latchkey:e2e",
+        tlsAuto: true,
+        webhookConfigName: configName,
+        tlsHosts: "127.0.0.1",
+        tlsValidity: "1h",
+        kubeconfig: kube.kubeconfig,
+        nativeSidecars: "auto",
+        namespace: "latchkey",
+        reconcileInterval: "0",
+      },
+      (await import("pino")).pino({ level: "silent" }),
+    );
+    await adminClient().request("PATCH", `${WEBHOOKS}/${configName}`, [
+      { op: "replace", path: "/webhooks/0/clientConfig/url", value: `https://127.0.0.1:${injector.port}/mutate` },
+    ], { contentType: "application/json-patch+json" });
+    // Pods are admitted once the service account's token exists.
+    await eventually("the app service account's token", async () => {
+      const sa = await adminClient().get<{ secrets?: unknown[] }>(`/api/v1/namespaces/${ns}/serviceaccounts/app`);
+      return (sa.secrets ?? []).length > 0;
+    }, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await injector?.close();
+    await server?.stop();
+    await cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Creates the pod through kubectl (so the API server calls the webhook) and reads back what etcd stores. */
+  async function applyPod(name: string, annotations: Record<string, string>, app: Record<string, unknown>): Promise<StoredPod> {
+    const manifest = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, labels: { "latchkey.io/inject": "true" }, annotations: { "latchkey.io/role": "app", ...annotations } },
+      spec: { serviceAccountName: "app", containers: [{ name: "app", image: "app:1", ...app }] },
+    };
+    await kubectl(["apply", "-f", "-"], { input: JSON.stringify(manifest) });
+    return adminClient().get<StoredPod>(`/api/v1/namespaces/${ns}/pods/${name}`);
+  }
+
+  /**
+   * Host directories standing in for the pod's volumes; the token volume holds a
+   * token bound to this pod, with the audience its projection asks for, if any.
+   */
+  async function podVolumes(pod: StoredPod, tokenFile: string): Promise<Record<string, string>> {
+    const volumes: Record<string, string> = {};
+    for (const v of pod.spec.volumes ?? []) {
+      volumes[v.name] = join(dir, pod.metadata.name, "volumes", v.name);
+      mkdirSync(volumes[v.name]!, { recursive: true });
+    }
+    const agent = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name.startsWith("latchkey-") && c.name !== "latchkey-copy");
+    const args = agent?.args ?? pod.spec.containers[0]?.command ?? [];
+    expect(args[args.indexOf("--token-file") + 1]).toBe(tokenFile);
+    const mount = [...(agent?.volumeMounts ?? []), ...(pod.spec.containers[0]?.volumeMounts ?? [])].find((m) => tokenFile.startsWith(`${m.mountPath}/`));
+    if (!mount) throw new Error(`no volumeMount holds the token file ${tokenFile}`);
+    const projection = pod.spec.volumes?.find((v) => v.name === mount.name)?.projected?.sources.find((s) => s.serviceAccountToken)?.serviceAccountToken;
+    const jwt = (await tokenRequest(ns, "app", {
+      pod: { name: pod.metadata.name, uid: pod.metadata.uid },
+      ...(projection?.audience ? { audiences: [projection.audience] } : {}),
+    })).token;
+    tokens.push(jwt);
+    const hostFile = join(volumes[mount.name]!, tokenFile.slice(mount.mountPath.length + 1));
+    mkdirSync(dirname(hostFile), { recursive: true });
+    writeFileSync(hostFile, jwt, { mode: 0o600 });
+    return volumes;
+  }
+
+  const expectClean = (text: string) => {
+    for (const secret of [PASSWORD, ROOT, ...tokens]) expect(text.includes(secret), "a secret or token reached the output").toBe(false);
+  };
+  const container = (pod: StoredPod, name: string): StoredContainer => {
+    const found = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
+    if (!found) throw new Error(`the stored pod has no container ${name}`);
+    return found;
+  };
+
+  it("init mode: the copy and init containers run from the packaged bin alone, and agent exec hands the app the resolved value", async () => {
+    const script = 'printf %s "$DB_PASSWORD" | sha256sum > /latchkey/secrets-out/app.sha256; echo "$PLAIN" >> /latchkey/secrets-out/app.sha256';
+    const pod = await applyPod(
+      "init-pod",
+      {
+        "latchkey.io/inject-secret-app": "secret/data/app",
+        "latchkey.io/inject-secret-conf": "secret/data/app",
+        "latchkey.io/inject-template-conf": "user={{ .data.user }}\n{{- \" \" -}}\npassword={{ .data.password }}\n",
+        "latchkey.io/inject-perms-conf": "0600",
+      },
+      {
+        command: ["/bin/sh", "-c", script],
+        env: [
+          { name: "DB_PASSWORD", value: "latchkey:secret/data/app#password" },
+          { name: "PLAIN", value: "kept" },
+          { name: "PATH", value: "/usr/bin:/bin" },
+        ],
+      },
+    );
+    // What etcd stores: injected, and never a secret value.
+    expect(pod.metadata.annotations?.["latchkey.io/status"]).toBe("injected");
+    expect(pod.spec.initContainers?.map((c) => c.name)).toEqual(["latchkey-copy", "latchkey-init"]);
+    expectClean(JSON.stringify(pod));
+    expectClean(await kubectl(["-n", ns, "get", "pod", "init-pod", "-o", "yaml"]));
+
+    const copy = container(pod, "latchkey-copy");
+    const init = container(pod, "latchkey-init");
+    const app = container(pod, "app");
+    const tokenFile = init.args![init.args!.indexOf("--token-file") + 1]!;
+    const volumes = await podVolumes(pod, tokenFile);
+
+    // The agent's root: the packaged /latchkey/bin/ and nothing else (no Node.js, no shell).
+    const agentRoot = join(dir, "agent-root");
+    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    expect(readdirSync(agentRoot)).toEqual(["latchkey"]);
+    expect(existsSync(join(agentRoot, "bin")) || existsSync(join(agentRoot, "usr"))).toBe(false);
+
+    const copied = runContainer(agentRoot, copy, volumeBinds(copy, volumes));
+    expect(copied.stderr).toBe("");
+    expect(copied.status).toBe(0);
+    const binVolume = volumes["latchkey-bin"]!;
+    expect(statSync(join(binVolume, "latchkey")).mode & 0o111).toBe(0o111);
+    expect(existsSync(join(binVolume, "lib/ld-linux-x86-64.so.2"))).toBe(true);
+
+    const rendered = runContainer(agentRoot, init, volumeBinds(init, volumes));
+    expectClean(rendered.stdout + rendered.stderr);
+    expect(rendered.status, rendered.stderr).toBe(0);
+    const secretsVolume = volumes["latchkey-secrets"]!;
+    expect(JSON.parse(readFileSync(join(secretsVolume, "app"), "utf8"))).toEqual({ password: PASSWORD, user: "svc" });
+    expect(readFileSync(join(secretsVolume, "conf"), "utf8")).toBe(`user=svc password=${PASSWORD}\n`);
+    expect(statSync(join(secretsVolume, "conf")).mode & 0o777).toBe(0o600);
+
+    // The app's root: the host's /usr for the program itself, the agent only from the shared bin volume.
+    const appRoot = join(dir, "app-root");
+    mkdirSync(appRoot);
+    // Relative links, resolved inside the chroot as on a merged-/usr host.
+    for (const [link, target] of [["bin", "usr/bin"], ["lib", "usr/lib"], ["lib64", "usr/lib64"]] as const) symlinkSync(target, join(appRoot, link));
+    const out = join(dir, "app-out");
+    mkdirSync(out);
+    const appBinds: Bind[] = [{ from: "/usr", to: "/usr", readOnly: true }, ...volumeBinds(app, volumes), { from: out, to: "/latchkey/secrets-out" }];
+    expect(app.command?.slice(0, 3)).toEqual(["/latchkey/bin/latchkey", "agent", "exec"]);
+    const ran = runContainer(appRoot, app, appBinds);
+    expectClean(ran.stdout + ran.stderr);
+    expect(ran.stderr).toBe("");
+    expect(ran.status).toBe(0);
+    const hash = createHash("sha256").update(PASSWORD).digest("hex");
+    expect(readFileSync(join(out, "app.sha256"), "utf8")).toBe(`${hash}  -\nkept\n`);
+  }, 120_000);
+});
