@@ -6,6 +6,8 @@
  * latchkey server whose kubernetes auth method asks the same API server.
  */
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,11 +29,12 @@ import {
 } from "../helpers/k8s.js";
 import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
 import { REPO } from "./package-chroot.js";
-import { runContainer, volumeBinds, type Bind, type StoredContainer } from "./pod-chroot.js";
+import { runContainer, startContainer, volumeBinds, type Bind, type StoredContainer } from "./pod-chroot.js";
 
 const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
 const ROOT = "lks.inject-e2e-root";
 const PASSWORD = "pw-5e81c0d9a3f7";
+const ROTATED = "pw-rotated-0b6d2c94e1a8";
 const PACKAGED_BIN = join(REPO, "dist-bin/rootfs/latchkey/bin");
 
 interface StoredPod {
@@ -175,7 +178,7 @@ describe("injected pods run as their stored spec describes", () => {
   }
 
   const expectClean = (text: string) => {
-    for (const secret of [PASSWORD, ROOT, ...tokens]) expect(text.includes(secret), "a secret or token reached the output").toBe(false);
+    for (const secret of [PASSWORD, ROTATED, ROOT, ...tokens]) expect(text.includes(secret), "a secret or token reached the output").toBe(false);
   };
   const container = (pod: StoredPod, name: string): StoredContainer => {
     const found = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
@@ -250,5 +253,66 @@ describe("injected pods run as their stored spec describes", () => {
     expect(ran.status).toBe(0);
     const hash = createHash("sha256").update(PASSWORD).digest("hex");
     expect(readFileSync(join(out, "app.sha256"), "utf8")).toBe(`${hash}  -\nkept\n`);
+  }, 120_000);
+
+  it("sidecar mode: the stored sidecar picks up a changed secret within one interval and runs its on-change action once", async () => {
+    // The on-change target: an HTTP endpoint on loopback counting the POSTs (the agent's root has no shell to exec).
+    const posts: string[] = [];
+    const hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        posts.push(`${req.method} ${req.url} ${body}`);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/reload`;
+    const intervalS = 4;
+    const pod = await applyPod(
+      "sidecar-pod",
+      {
+        "latchkey.io/mode": "sidecar",
+        "latchkey.io/inject-secret-pw": "secret/data/app",
+        "latchkey.io/inject-template-pw": "{{ .data.password }}",
+        "latchkey.io/refresh-interval": `${intervalS}s`,
+        "latchkey.io/on-change": hookUrl,
+      },
+      { command: ["/usr/bin/app"] },
+    );
+    expectClean(JSON.stringify(pod));
+    expect(pod.spec.containers.map((c) => c.name)).toEqual(["app", "latchkey-agent"]);
+    const sidecar = container(pod, "latchkey-agent");
+    const volumes = await podVolumes(pod, sidecar.args![sidecar.args!.indexOf("--token-file") + 1]!);
+    const agentRoot = join(dir, "sidecar-root");
+    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    const pw = join(volumes["latchkey-secrets"]!, "pw");
+    const read = () => (existsSync(pw) ? readFileSync(pw, "utf8") : "");
+    const running = startContainer(agentRoot, sidecar, volumeBinds(sidecar, volumes));
+    const exited = new Promise<number | string | null>((resolve) => running.proc.once("exit", (code, sig) => resolve(code ?? sig)));
+    try {
+      await eventually("the first render", async () => read() === PASSWORD, 30_000);
+      expect(posts).toEqual([]);
+      await putSecret({ password: ROTATED, user: "svc" });
+      const changedAt = Date.now();
+      await eventually("the rotated value on disk", async () => read() === ROTATED, 30_000);
+      const seconds = (Date.now() - changedAt) / 1000;
+      console.log(`sidecar picked up the change after ${seconds.toFixed(1)} s (refresh interval ${intervalS} s)`);
+      // One interval, plus room for polling and a loaded machine.
+      expect(seconds).toBeLessThan(intervalS + 3);
+      await eventually("the on-change POST", async () => posts.length > 0, 10_000);
+      // Two more intervals with nothing changed: no second action.
+      await new Promise((r) => setTimeout(r, 2 * intervalS * 1000));
+      expect(posts).toHaveLength(1);
+      expect(posts[0]).toMatch(/^POST \/reload /);
+      expectClean(posts.join("\n"));
+      running.proc.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expectClean(running.output());
+    } finally {
+      if (running.proc.exitCode === null && running.proc.signalCode === null) running.proc.kill("SIGKILL");
+      hook.close();
+      await putSecret({ password: PASSWORD, user: "svc" });
+    }
   }, 120_000);
 });
