@@ -12,26 +12,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInjector, type RunningInjector } from "../../src/injector/run.js";
-import {
-  adminClient,
-  cleanup,
-  createClusterRoleBinding,
-  createServiceAccount,
-  deleteOnCleanup,
-  eventually,
-  kubeTestEnv,
-  kubectl,
-  serviceAccountSubject,
-  tokenRequest,
-  uniqueName,
-  uniqueNamespace,
-} from "../helpers/k8s.js";
-import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
+import type { RunningInjector } from "../../src/injector/run.js";
+import { INJECTOR_LABEL, kubernetesAuthServer, webhookInjector } from "../helpers/injection.js";
+import { adminClient, cleanup, createServiceAccount, eventually, kubeTestEnv, kubectl, tokenRequest, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
+import { api, type ServerProcess } from "../helpers/process.js";
 import { REPO } from "./package-chroot.js";
 import { runContainer, startContainer, volumeBinds, type Bind, type StoredContainer } from "./pod-chroot.js";
 
-const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
 const ROOT = "lks.inject-e2e-root";
 const PASSWORD = "pw-5e81c0d9a3f7";
 const ROTATED = "pw-rotated-0b6d2c94e1a8";
@@ -51,7 +38,6 @@ describe("injected pods run as their stored spec describes", () => {
   let server: ServerProcess;
   let injector: RunningInjector;
   let dir: string;
-  const configName = uniqueName("latchkey-inject-e2e");
   const selectorValue = uniqueName("inj-e2e");
   const tokens: string[] = [];
 
@@ -65,65 +51,14 @@ describe("injected pods run as their stored spec describes", () => {
     if (!kube.kubeconfig) throw new Error("the injector end-to-end test needs KUBECONFIG for the injector's own client");
     if (!existsSync(join(PACKAGED_BIN, "latchkey"))) throw new Error(`run \`npm run package\` first: ${PACKAGED_BIN}/latchkey is missing`);
     dir = mkdtempSync(join(tmpdir(), "latchkey-inject-e2e-"));
-    ns = await uniqueNamespace({ "latchkey.test/injector": selectorValue });
+    ns = await uniqueNamespace({ [INJECTOR_LABEL]: selectorValue });
     await createServiceAccount(ns, "app");
-    await createServiceAccount(ns, "reviewer");
-    await createClusterRoleBinding(uniqueName("lk-inject-e2e-reviewer"), "system:auth-delegator", [serviceAccountSubject(ns, "reviewer")]);
-    const reviewerJwt = (await tokenRequest(ns, "reviewer", { expirationSeconds: 3600 })).token;
-    tokens.push(reviewerJwt);
-
-    server = await startServerProcess(["--dev", "--dev-root-token", ROOT, "--listen", "127.0.0.1:0"]);
-    const root = async (path: string, body: unknown) => {
-      const res = await api(server.address, "POST", path, ROOT, body);
-      expect([200, 204], `${path}: ${res.text}`).toContain(res.status);
-    };
-    await root("sys/auth/kubernetes", { type: "kubernetes" });
-    await root("auth/kubernetes/config", { kubernetes_host: kube.host, kubernetes_ca_cert: kube.caPem, token_reviewer_jwt: reviewerJwt });
-    await root("sys/policies/acl/read-app", { policy: 'path "secret/data/app" { capabilities = ["read"] }\n' });
-    await root("auth/kubernetes/role/app", { bound_service_account_names: ["app"], bound_service_account_namespaces: [ns], token_policies: ["read-app"] });
+    const started = await kubernetesAuthServer(ns, ROOT);
+    server = started.server;
+    tokens.push(started.reviewerJwt);
     await putSecret({ password: PASSWORD, user: "svc" });
-
-    // The webhook must exist before --tls-auto publishes its caBundle; the
-    // namespaceSelector keeps it off every other test's pods on this shared cluster.
-    await adminClient().create(WEBHOOKS, {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: configName },
-      webhooks: [
-        {
-          name: "inject.latchkey.io",
-          clientConfig: { url: "https://127.0.0.1:1/mutate" },
-          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-          namespaceSelector: { matchLabels: { "latchkey.test/injector": selectorValue } },
-          objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
-          failurePolicy: "Fail",
-          sideEffects: "None",
-          admissionReviewVersions: ["v1", "v1beta1"],
-          timeoutSeconds: 5,
-        },
-      ],
-    });
-    deleteOnCleanup(`${WEBHOOKS}/${configName}`);
-    injector = await startInjector(
-      {
-        listen: "127.0.0.1:0",
-        // The agents run on this host without a network namespace, so loopback reaches the server.
-        latchkeyAddr: server.address,
-        agentImage: "latchkey/latchkey:e2e",
-        tlsAuto: true,
-        webhookConfigName: configName,
-        tlsHosts: "127.0.0.1",
-        tlsValidity: "1h",
-        kubeconfig: kube.kubeconfig,
-        nativeSidecars: "auto",
-        namespace: "latchkey",
-        reconcileInterval: "0",
-      },
-      (await import("pino")).pino({ level: "silent" }),
-    );
-    await adminClient().request("PATCH", `${WEBHOOKS}/${configName}`, [
-      { op: "replace", path: "/webhooks/0/clientConfig/url", value: `https://127.0.0.1:${injector.port}/mutate` },
-    ], { contentType: "application/json-patch+json" });
+    // The agents run on this host without a network namespace, so loopback reaches the server.
+    injector = await webhookInjector({ selectorValue, latchkeyAddr: server.address, agentImage: "latchkey/latchkey:e2e" });
     // Pods are admitted once the service account's token exists.
     await eventually("the app service account's token", async () => {
       const sa = await adminClient().get<{ secrets?: unknown[] }>(`/api/v1/namespaces/${ns}/serviceaccounts/app`);
