@@ -190,6 +190,20 @@ describe("injected pods run as their stored spec describes", () => {
     expect(readFileSync(join(out, "app.sha256"), "utf8")).toBe(`${hash}  -\nkept\n`);
   }, 120_000);
 
+  it("fails closed: once its pod is deleted, the init container's bound token logs in no more, and nothing is rendered", async () => {
+    const pod = await applyPod("gone-pod", { "latchkey.io/inject-secret-app": "secret/data/app" }, { command: ["/usr/bin/app"] });
+    const init = container(pod, "latchkey-init");
+    const volumes = await podVolumes(pod, init.args![init.args!.indexOf("--token-file") + 1]!);
+    await kubectl(["-n", ns, "delete", "pod", "gone-pod", "--wait=true"]);
+    const agentRoot = join(dir, "gone-root");
+    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    const refused = runContainer(agentRoot, init, volumeBinds(init, volumes));
+    expectClean(refused.stdout + refused.stderr);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^latchkey agent: error logging in at auth\/kubernetes as role app: /);
+    expect(readdirSync(volumes["latchkey-secrets"]!)).toEqual([]);
+  }, 60_000);
+
   it("sidecar mode: the stored sidecar picks up a changed secret within one interval and runs its on-change action once", async () => {
     // The on-change target: an HTTP endpoint on loopback counting the POSTs (the agent's root has no shell to exec).
     const posts: string[] = [];
