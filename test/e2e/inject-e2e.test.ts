@@ -5,10 +5,11 @@
  * and the pod's volumes, with a token bound to that pod, against a running
  * latchkey server whose kubernetes auth method asks the same API server.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -261,6 +262,49 @@ describe("injected pods run as their stored spec describes", () => {
     } finally {
       if (running.proc.exitCode === null && running.proc.signalCode === null) running.proc.kill("SIGKILL");
       hook.close();
+      await putSecret({ password: PASSWORD, user: "svc" });
+    }
+  }, 120_000);
+
+  it("sidecar mode with a signal: the stored spec shares the process namespace and SIGHUPs the app by its command's name, once", async () => {
+    // The app: a copy of the host's sh under a name no other process on the machine has.
+    const appName = uniqueName("lk-inject-app");
+    const appBin = join(dir, appName);
+    const hups = join(dir, "hups.log");
+    copyFileSync("/bin/sh", appBin);
+    const pod = await applyPod(
+      "signal-pod",
+      {
+        "latchkey.io/mode": "sidecar",
+        "latchkey.io/inject-secret-pw": "secret/data/app",
+        "latchkey.io/inject-template-pw": "{{ .data.password }}",
+        "latchkey.io/refresh-interval": "2s",
+        "latchkey.io/on-change": "SIGHUP",
+      },
+      { command: [`/usr/local/bin/${appName}`] },
+    );
+    const stored = pod as StoredPod & { spec: { shareProcessNamespace?: boolean } };
+    expect(stored.spec.shareProcessNamespace).toBe(true);
+    const sidecar = container(pod, "latchkey-agent");
+    expect(sidecar.args?.slice(sidecar.args.indexOf("--on-change"), sidecar.args.indexOf("--on-change") + 4)).toEqual(["--on-change", "SIGHUP", "--signal-process", appName]);
+    const volumes = await podVolumes(pod, sidecar.args![sidecar.args!.indexOf("--token-file") + 1]!);
+    const agentRoot = join(dir, "signal-root");
+    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    const pw = join(volumes["latchkey-secrets"]!, "pw");
+    const read = () => (existsSync(pw) ? readFileSync(pw, "utf8") : "");
+    const app = spawn(appBin, ["-c", `trap 'echo hup >> ${hups}' HUP; while :; do sleep 0.2; done`], { stdio: "ignore" });
+    // A shared process namespace: the agent sees the app's processes in /proc, as the kubelet would mount it.
+    const running = startContainer(agentRoot, sidecar, [...volumeBinds(sidecar, volumes), { from: "/proc", to: "/proc", readOnly: true }]);
+    try {
+      await eventually("the first render", async () => read() === PASSWORD, 30_000);
+      await putSecret({ password: ROTATED, user: "svc" });
+      await eventually("the SIGHUP", async () => existsSync(hups), 30_000);
+      await new Promise((r) => setTimeout(r, 5_000));
+      expect(readFileSync(hups, "utf8")).toBe("hup\n");
+      expectClean(running.output());
+    } finally {
+      running.proc.kill("SIGKILL");
+      app.kill("SIGKILL");
       await putSecret({ password: PASSWORD, user: "svc" });
     }
   }, 120_000);
