@@ -5,7 +5,7 @@
  * and the pod's volumes, with a token bound to that pod, against a running
  * latchkey server whose kubernetes auth method asks the same API server.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -23,7 +23,6 @@ import { runContainer, startContainer, volumeBinds, type Bind, type StoredContai
 const ROOT = "lks.inject-e2e-root";
 const PASSWORD = "pw-5e81c0d9a3f7";
 const ROTATED = "pw-rotated-0b6d2c94e1a8";
-const PACKAGED_BIN = join(REPO, "dist-bin/rootfs/latchkey/bin");
 
 interface StoredPod {
   metadata: { name: string; uid: string; annotations?: Record<string, string> };
@@ -39,6 +38,8 @@ describe("injected pods run as their stored spec describes", () => {
   let server: ServerProcess;
   let injector: RunningInjector;
   let dir: string;
+  /** The packaged /latchkey/bin/ of the agent image, built afresh from the sources under test. */
+  let packagedBin: string;
   const selectorValue = uniqueName("inj-e2e");
   const tokens: string[] = [];
 
@@ -50,8 +51,11 @@ describe("injected pods run as their stored spec describes", () => {
   beforeAll(async () => {
     const kube = kubeTestEnv();
     if (!kube.kubeconfig) throw new Error("the injector end-to-end test needs KUBECONFIG for the injector's own client");
-    if (!existsSync(join(PACKAGED_BIN, "latchkey"))) throw new Error(`run \`npm run package\` first: ${PACKAGED_BIN}/latchkey is missing`);
     dir = mkdtempSync(join(tmpdir(), "latchkey-inject-e2e-"));
+    // A build of its own (DIST_BIN), so that the package test rebuilding dist-bin/ meanwhile cannot disturb it.
+    const packaged = spawnSync("npm", ["run", "package"], { cwd: REPO, env: { ...process.env, DIST_BIN: join(dir, "dist-bin") }, encoding: "utf8", timeout: 170_000 });
+    expect(packaged.status, `npm run package failed:\n${packaged.stdout}${packaged.stderr}`).toBe(0);
+    packagedBin = join(dir, "dist-bin/rootfs/latchkey/bin");
     ns = await uniqueNamespace({ [INJECTOR_LABEL]: selectorValue });
     await createServiceAccount(ns, "app");
     const started = await kubernetesAuthServer(ns, ROOT);
@@ -65,7 +69,7 @@ describe("injected pods run as their stored spec describes", () => {
       const sa = await adminClient().get<{ secrets?: unknown[] }>(`/api/v1/namespaces/${ns}/serviceaccounts/app`);
       return (sa.secrets ?? []).length > 0;
     }, 60_000);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await injector?.close();
@@ -155,7 +159,7 @@ describe("injected pods run as their stored spec describes", () => {
 
     // The agent's root: the packaged /latchkey/bin/ and nothing else (no Node.js, no shell).
     const agentRoot = join(dir, "agent-root");
-    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    cpSync(packagedBin, join(agentRoot, "latchkey/bin"), { recursive: true });
     expect(readdirSync(agentRoot)).toEqual(["latchkey"]);
     expect(existsSync(join(agentRoot, "bin")) || existsSync(join(agentRoot, "usr"))).toBe(false);
 
@@ -197,7 +201,7 @@ describe("injected pods run as their stored spec describes", () => {
     const volumes = await podVolumes(pod, init.args![init.args!.indexOf("--token-file") + 1]!);
     await kubectl(["-n", ns, "delete", "pod", "gone-pod", "--wait=true"]);
     const agentRoot = join(dir, "gone-root");
-    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    cpSync(packagedBin, join(agentRoot, "latchkey/bin"), { recursive: true });
     const refused = runContainer(agentRoot, init, volumeBinds(init, volumes));
     expectClean(refused.stdout + refused.stderr);
     expect(refused.status).toBe(1);
@@ -235,7 +239,7 @@ describe("injected pods run as their stored spec describes", () => {
     const sidecar = container(pod, "latchkey-agent");
     const volumes = await podVolumes(pod, sidecar.args![sidecar.args!.indexOf("--token-file") + 1]!);
     const agentRoot = join(dir, "sidecar-root");
-    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    cpSync(packagedBin, join(agentRoot, "latchkey/bin"), { recursive: true });
     const pw = join(volumes["latchkey-secrets"]!, "pw");
     const read = () => (existsSync(pw) ? readFileSync(pw, "utf8") : "");
     const running = startContainer(agentRoot, sidecar, volumeBinds(sidecar, volumes));
@@ -289,7 +293,7 @@ describe("injected pods run as their stored spec describes", () => {
     expect(sidecar.args?.slice(sidecar.args.indexOf("--on-change"), sidecar.args.indexOf("--on-change") + 4)).toEqual(["--on-change", "SIGHUP", "--signal-process", appName]);
     const volumes = await podVolumes(pod, sidecar.args![sidecar.args!.indexOf("--token-file") + 1]!);
     const agentRoot = join(dir, "signal-root");
-    cpSync(PACKAGED_BIN, join(agentRoot, "latchkey/bin"), { recursive: true });
+    cpSync(packagedBin, join(agentRoot, "latchkey/bin"), { recursive: true });
     const pw = join(volumes["latchkey-secrets"]!, "pw");
     const read = () => (existsSync(pw) ? readFileSync(pw, "utf8") : "");
     const app = spawn(appBin, ["-c", `trap 'echo hup >> ${hups}' HUP; while :; do sleep 0.2; done`], { stdio: "ignore" });
