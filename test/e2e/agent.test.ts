@@ -11,19 +11,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  cleanup,
-  createClusterRoleBinding,
-  createPod,
-  createServiceAccount,
-  eventually,
-  kubeTestEnv,
-  serviceAccountSubject,
-  tokenRequest,
-  uniqueName,
-  uniqueNamespace,
-} from "../helpers/k8s.js";
-import { BIN, api, runCli, startServerProcess, type CliResult, type ServerProcess } from "../helpers/process.js";
+import { kubernetesAuthServer } from "../helpers/injection.js";
+import { cleanup, createPod, createServiceAccount, eventually, tokenRequest, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
+import { BIN, api, runCli, type CliResult, type ServerProcess } from "../helpers/process.js";
 
 const ROOT = "lks.agent-e2e-root";
 const PASSWORD = "pw-0f3c9a71e4b2";
@@ -50,27 +40,15 @@ describe("latchkey agent against a running server and the real API server", () =
   };
 
   beforeAll(async () => {
-    const kube = kubeTestEnv();
     dir = mkdtempSync(join(tmpdir(), "latchkey-agent-e2e-"));
     const ns = await uniqueNamespace({ "latchkey.test/suite": "agent" });
     await createServiceAccount(ns, "app");
-    await createServiceAccount(ns, "reviewer");
-    await createClusterRoleBinding(uniqueName("lk-agent-reviewer"), "system:auth-delegator", [serviceAccountSubject(ns, "reviewer")]);
-    const reviewerJwt = (await tokenRequest(ns, "reviewer", { expirationSeconds: 3600 })).token;
     const pod = await createPod(ns, "app-0", "app");
     podJwt = (await tokenRequest(ns, "app", { pod: { name: pod.name, uid: pod.uid } })).token;
     tokenFile = join(dir, "token");
     writeFileSync(tokenFile, podJwt, { mode: 0o600 });
 
-    server = await startServerProcess(["--dev", "--dev-root-token", ROOT, "--listen", "127.0.0.1:0"]);
-    const root = async (path: string, body: unknown) => {
-      const res = await api(server.address, "POST", path, ROOT, body);
-      expect([200, 204], `${path}: ${res.text}`).toContain(res.status);
-    };
-    await root("sys/auth/kubernetes", { type: "kubernetes" });
-    await root("auth/kubernetes/config", { kubernetes_host: kube.host, kubernetes_ca_cert: kube.caPem, token_reviewer_jwt: reviewerJwt });
-    await root("sys/policies/acl/read-app", { policy: 'path "secret/data/app" { capabilities = ["read"] }\n' });
-    await root("auth/kubernetes/role/app", { bound_service_account_names: ["app"], bound_service_account_namespaces: [ns], token_policies: ["read-app"] });
+    ({ server } = await kubernetesAuthServer(ns, ROOT));
     await putSecret({ password: PASSWORD, user: "svc" });
   }, 120_000);
 

@@ -4,11 +4,10 @@
  */
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInjector, type RunningInjector } from "../../src/injector/run.js";
+import type { RunningInjector } from "../../src/injector/run.js";
 import type { Pod } from "../../src/kube/types.js";
-import { adminClient, cleanup, deleteOnCleanup, eventually, kubeTestEnv, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
-
-const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+import { INJECTOR_LABEL, WEBHOOKS, webhookInjector } from "../helpers/injection.js";
+import { adminClient, cleanup, eventually, kubeTestEnv, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
 
 interface Container {
   name: string;
@@ -38,54 +37,12 @@ function kubectlBoth(args: string[], input = ""): Promise<{ stdout: string; stde
 
 describe("latchkey injector behind kube-apiserver", () => {
   let ns: string;
-  let injector: RunningInjector;
-  const configName = uniqueName("latchkey-injector-test");
+  let injector: RunningInjector & { configName: string };
   const selectorValue = uniqueName("inj");
 
   beforeAll(async () => {
-    const { kubeconfig } = kubeTestEnv();
-    if (!kubeconfig) throw new Error("the injector integration test needs KUBECONFIG for the injector's own client");
-    ns = await uniqueNamespace({ "latchkey.test/injector": selectorValue });
-    // The webhook must exist before --tls-auto publishes its caBundle; the
-    // namespaceSelector keeps it off every other test's pods on this shared cluster.
-    await adminClient().create(WEBHOOKS, {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: configName },
-      webhooks: [
-        {
-          name: "inject.latchkey.io",
-          clientConfig: { url: "https://127.0.0.1:1/mutate" },
-          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-          namespaceSelector: { matchLabels: { "latchkey.test/injector": selectorValue } },
-          objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
-          failurePolicy: "Fail",
-          sideEffects: "None",
-          admissionReviewVersions: ["v1", "v1beta1"],
-          timeoutSeconds: 5,
-        },
-      ],
-    });
-    deleteOnCleanup(`${WEBHOOKS}/${configName}`);
-    injector = await startInjector(
-      {
-        listen: "127.0.0.1:0",
-        latchkeyAddr: "https://latchkey.latchkey.svc:8200",
-        agentImage: "latchkey/latchkey:test",
-        tlsAuto: true,
-        webhookConfigName: configName,
-        tlsHosts: "127.0.0.1",
-        tlsValidity: "1h",
-        kubeconfig,
-        nativeSidecars: "auto",
-        namespace: "latchkey",
-        reconcileInterval: "0",
-      },
-      (await import("pino")).pino({ level: "silent" }),
-    );
-    await adminClient().request("PATCH", `${WEBHOOKS}/${configName}`, [
-      { op: "replace", path: "/webhooks/0/clientConfig/url", value: `https://127.0.0.1:${injector.port}/mutate` },
-    ], { contentType: "application/json-patch+json" });
+    ns = await uniqueNamespace({ [INJECTOR_LABEL]: selectorValue });
+    injector = await webhookInjector({ selectorValue, latchkeyAddr: "https://latchkey.latchkey.svc:8200", agentImage: "latchkey/latchkey:test" });
     // The default service account must exist before pods can be admitted.
     await eventually("default service account", async () => {
       const out = await kubectlBoth(["-n", ns, "get", "serviceaccount", "default"]);
@@ -112,7 +69,7 @@ describe("latchkey injector behind kube-apiserver", () => {
   }
 
   it("publishes the generated CA in the webhook's caBundle", async () => {
-    const config = await adminClient().get<{ webhooks: { clientConfig: { caBundle: string } }[] }>(`${WEBHOOKS}/${configName}`);
+    const config = await adminClient().get<{ webhooks: { clientConfig: { caBundle: string } }[] }>(`${WEBHOOKS}/${injector.configName}`);
     const bundle = Buffer.from(config.webhooks[0]?.clientConfig.caBundle ?? "", "base64").toString();
     expect(bundle).toBe(injector.bundle());
     // The serving CA and the next one, and never a private key.
