@@ -222,7 +222,7 @@ export function createCore(opts: CoreOptions) {
         await wrapping.forget(tokenKey);
       },
     });
-    const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
+    const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, metrics: metrics.registry, tokens, leases });
     await mounts.load();
     await auditTable.load(barrier.view("core/audit/"));
     const wrapping = createWrapping({ storage: barrier.view("sys/wrapping/"), tokens });

@@ -1,3 +1,4 @@
+import type { Registry } from "prom-client";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createTokenBackend } from "../auth/token/backend.js";
 import { createKeyedLock } from "./keyed-lock.js";
@@ -35,6 +36,8 @@ interface MountTableDeps {
   router: Router;
   registry: BackendRegistry;
   logger: Logger;
+  /** The core's metrics registry, handed to backends. */
+  metrics?: Registry;
   tokens: TokenStore;
   leases: Pick<LeaseManager, "revokePrefix" | "list" | "lookup" | "register" | "forget">;
 }
@@ -114,6 +117,7 @@ export function createMountTable(deps: MountTableDeps) {
         },
       },
       logger,
+      metrics: deps.metrics,
     };
     const factory = registry[entry.table][entry.type];
     const backend =

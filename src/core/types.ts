@@ -1,3 +1,4 @@
+import type { Registry } from "prom-client";
 import type { StorageView } from "../storage/types.js";
 import type { WrapInfo } from "./wrapping.js";
 
@@ -168,6 +169,8 @@ export interface BackendContext {
   /** Mount-level config: the default and max lease TTLs in force (seconds; the system's where the mount sets none), its options. */
   config: { defaultLeaseTtl: number; maxLeaseTtl: number; options: Record<string, string> };
   logger: Logger;
+  /** The core's Prometheus registry, served at sys/metrics: where a backend registers its own metrics. */
+  metrics?: Registry;
 }
 
 export interface Backend {

@@ -148,5 +148,6 @@ describe("a configured server with Shamir seal on SQLite", () => {
     expect(runCli(["status"], env2).code).toBe(2);
     expect(await server.stop("SIGTERM")).toBe(0);
     expect(readFileSync(join(dir, "data", "latchkey.db")).length).toBeGreaterThan(0);
-  });
+    // Eleven CLI processes and two servers, each a Node.js start: slow on a loaded machine.
+  }, 120_000);
 });

@@ -77,6 +77,8 @@ describe("certificate verbs from the CLI, against a real cluster", () => {
     expect(server.output()).not.toContain("PRIVATE KEY");
     const metrics = await fetch(`${server.address}/v1/sys/metrics?format=prometheus`, { headers: { "x-vault-token": ROOT } });
     expect(metrics.status).toBe(200);
+    // The expiry gauge is served with the core's own metrics.
+    expect(await metrics.text()).toMatch(new RegExp(`latchkey_certificate_expiry_seconds\\{[^}]*name="${certName.slice(1)}"[^}]*\\} \\d`));
 
     // The certificate and the exported key are a working identity.
     const client = clientWithCertificate(Buffer.from(cert, "base64").toString("utf8"), key);

@@ -45,7 +45,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
   const ownId = () => (id ??= mountId(ctx.storage));
   const deps = { clients, logger: ctx.logger };
   let timer: NodeJS.Timeout | undefined;
-  const certificates = certificatePaths({ logger: ctx.logger, mountPath: ctx.mountPath, now, registry: opts.registry });
+  const certificates = certificatePaths({ logger: ctx.logger, mountPath: ctx.mountPath, now, registry: opts.registry ?? ctx.metrics });
 
   const reconcile = () =>
     reconcileIntents(ctx.storage, deps, Math.floor(now() / 1000)).catch((err: unknown) => {
