@@ -406,3 +406,14 @@ export const SA_REQUEST: PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
   { apiGroups: [""], resources: ["secrets"], verbs: ["create", "delete"] },
 ];
+
+/**
+ * A manifest as the test API server can take it: the shipped manifests use policy/v1
+ * PodDisruptionBudgets (served from 1.21; v1beta1 is gone in 1.25), which an older server knows
+ * only as policy/v1beta1.
+ */
+export async function forTestServer(manifest: string): Promise<string> {
+  const version = await adminClient().get<{ minor: string }>("/version");
+  if (Number.parseInt(version.minor, 10) >= 21) return manifest;
+  return manifest.replace(/apiVersion: policy\/v1\n(kind: PodDisruptionBudget)/g, "apiVersion: policy/v1beta1\n$1");
+}

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { parseConfig } from "../../src/server/config.js";
-import { cleanup, deleteOnCleanup, kubectl, uniqueName } from "../helpers/k8s.js";
+import { cleanup, deleteOnCleanup, forTestServer, kubectl, uniqueName } from "../helpers/k8s.js";
 
 const DEPLOY = fileURLToPath(new URL("../../deploy/latchkey", import.meta.url));
 const { version: VERSION } = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as {
@@ -31,7 +31,7 @@ describe("deploy/latchkey (kustomize)", () => {
 
   it("renders a namespace, a service account bound to system:auth-delegator, the config, Services and a StatefulSet", () => {
     expect(objs.map((o) => o.kind).sort()).toEqual(
-      ["ClusterRoleBinding", "ConfigMap", "Namespace", "Service", "Service", "ServiceAccount", "StatefulSet"].sort(),
+      ["ClusterRoleBinding", "ConfigMap", "Namespace", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "StatefulSet"].sort(),
     );
     const crb = one(objs, "ClusterRoleBinding");
     expect(crb.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" });
@@ -113,9 +113,11 @@ describe("deploy/latchkey (kustomize)", () => {
       deleteOnCleanup(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/latchkey-auth-delegator${suffix}`);
       // A server-side dry run first (the namespace must exist for it), then the real thing.
       await kubectl(["create", "namespace", ns]);
-      const dry = await kubectl(["apply", "--dry-run=server", "-k", overlay]);
+      const manifest = await forTestServer(await kubectl(["kustomize", overlay]));
+      const dry = await kubectl(["apply", "--dry-run=server", "-f", "-"], { input: manifest });
       expect(dry).toContain(`statefulset.apps/latchkey${suffix} created (server dry run)`);
-      const applied = await kubectl(["apply", "-k", overlay]);
+      const applied = await kubectl(["apply", "-f", "-"], { input: manifest });
+      expect(applied).toContain(`poddisruptionbudget.policy/latchkey${suffix} created`);
       expect(applied).toContain(`statefulset.apps/latchkey${suffix} created`);
       expect(applied).toContain(`clusterrolebinding.rbac.authorization.k8s.io/latchkey-auth-delegator${suffix} created`);
 

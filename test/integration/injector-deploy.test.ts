@@ -1,7 +1,7 @@
 /** The injector's shipped manifests, validated by the real API server (server-side dry run). */
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { adminClient, cleanup, kubectl, uniqueNamespace } from "../helpers/k8s.js";
+import { cleanup, forTestServer, kubectl, uniqueNamespace } from "../helpers/k8s.js";
 
 const MANIFEST = readFileSync(new URL("../../deploy/injector/injector.yaml", import.meta.url), "utf8");
 
@@ -10,10 +10,7 @@ describe("deploy/injector", () => {
 
   it("is accepted by kube-apiserver", async () => {
     const ns = await uniqueNamespace();
-    let manifest = MANIFEST.replace(/namespace: latchkey\b/g, `namespace: ${ns}`);
-    const version = await adminClient().get<{ minor: string }>("/version");
-    // policy/v1 PodDisruptionBudget is served from 1.21 (v1beta1 is gone in 1.25); the test server may be older.
-    if (Number.parseInt(version.minor, 10) < 21) manifest = manifest.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+    const manifest = await forTestServer(MANIFEST.replace(/namespace: latchkey\b/g, `namespace: ${ns}`));
     const out = await kubectl(["apply", "--dry-run=server", "-f", "-"], { input: manifest });
     const applied = out.trim().split("\n").map((line) => line.replace(/ (created|configured|unchanged) \(server dry run\)$/, ""));
     expect(applied.sort()).toEqual(

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanup, kubectl, uniqueNamespace } from "../helpers/k8s.js";
+import { cleanup, forTestServer, kubectl, uniqueNamespace } from "../helpers/k8s.js";
 
 const overlay = fileURLToPath(new URL("../../deploy/ha", import.meta.url));
 
@@ -9,7 +9,8 @@ describe("deploy/ha", () => {
 
   it("is accepted by the real API server: three replicas, a PDB, the PostgreSQL URL mounted from a Secret", async () => {
     const namespace = await uniqueNamespace();
-    const out = await kubectl(["apply", "--dry-run=server", "-n", namespace, "-k", overlay, "-o", "json"]);
+    const rendered = await forTestServer(await kubectl(["kustomize", overlay]));
+    const out = await kubectl(["apply", "--dry-run=server", "-n", namespace, "-f", "-", "-o", "json"], { input: rendered });
     const items = (JSON.parse(out) as { items: { kind: string; spec?: any }[] }).items;
     expect(items.map((i) => i.kind).sort()).toEqual(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
     const deployment = items.find((i) => i.kind === "Deployment")!;
