@@ -71,6 +71,9 @@ export interface ApiResponse {
 /** Where the one-time tidy of auth leases without a token records that it ran. */
 const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
 
+/** The safety-net reload of the mount tables on replicas, should an invalidation be missed. */
+const MOUNT_RELOAD_MS = 30_000;
+
 /** Where the elected replica records the address it serves on, for sys/leader on the others. */
 const LEADER_KEY = "ha-leader";
 
@@ -123,6 +126,9 @@ export function createCore(opts: CoreOptions) {
     },
   };
 
+  /** Set while this replica publishes its own mount-table change (local delivery is synchronous). */
+  let publishingMounts = false;
+
   async function recordLeader() {
     if (!apiAddress) return;
     try {
@@ -162,6 +168,7 @@ export function createCore(opts: CoreOptions) {
       unsealedState = undefined;
       for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
       if (state) {
+        state.stopMountSync();
         await state.stopLeading();
         await state.leases.stop();
         await state.mounts.stopAll();
@@ -264,8 +271,25 @@ export function createCore(opts: CoreOptions) {
         await wrapping.forget(tokenKey);
       },
     });
-    const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, tokens, leases });
+    const mounts = createMountTable({
+      barrier,
+      router,
+      registry: opts.backends,
+      logger,
+      tokens,
+      leases,
+      onChange: () => {
+        // This replica's tables are already current: only the others reload.
+        publishingMounts = true;
+        try {
+          invalidations.publish({ kind: "mounts" });
+        } finally {
+          publishingMounts = false;
+        }
+      },
+    });
     await mounts.load();
+    const stopMountSync = syncMounts(mounts);
     await auditTable.load(barrier.view("core/audit/"));
     const wrapping = createWrapping({ storage: barrier.view("sys/wrapping/"), tokens });
     // Revocation is once-only work: only the elected replica runs the expiration manager.
@@ -282,7 +306,25 @@ export function createCore(opts: CoreOptions) {
       },
     );
     void forgetOrphanedAuthLeases(coreView, leases, tokens);
-    return { policies, leases, tokens, mounts, wrapping, stopLeading };
+    return { policies, leases, tokens, mounts, wrapping, stopLeading, stopMountSync };
+  }
+
+  /**
+   * Another replica's change of the mount or auth table reaches this one as an
+   * invalidation; a reload every MOUNT_RELOAD_MS catches one that was missed.
+   */
+  function syncMounts(mounts: { reload(): Promise<void> }): () => void {
+    const reload = () =>
+      void mounts.reload().catch((err: unknown) => {
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, "could not reload the mount tables");
+      });
+    invalidations.subscribe((ev) => {
+      if ((ev.kind === "mounts" && !publishingMounts) || ev.kind === "all") reload();
+    });
+    if (!leadership.haEnabled) return () => undefined;
+    const timer = setInterval(reload, MOUNT_RELOAD_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**
