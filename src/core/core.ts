@@ -250,6 +250,8 @@ export function createCore(opts: CoreOptions) {
       renewer,
       logger,
       tickMs: opts.leaseTickMs,
+      // Replicas claim a lease before revoking it: a handover never revokes one twice.
+      claims: leadership.haEnabled ? { replica: randomUUID() } : undefined,
     });
     const sysView = barrier.view("sys/");
     const tokens = createTokenStore({

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import type { LeaseEntry, LeaseRegistration } from "../types.js";
+import { allKeys, deferred, leaseHarness } from "./test-harness.js";
+
+const creds: LeaseRegistration = { mountPath: "kubernetes/", path: "creds/demo", kind: "secret", ttl: 60, renewable: true };
+
+/** Two managers on one storage, as an old leader still finishing its tick and the new leader starting one. */
+function twoReplicas(claims: boolean) {
+  const h = leaseHarness();
+  const gate = deferred();
+  const calls: { replica: string; lease: LeaseEntry }[] = [];
+  const replica = (name: string) =>
+    h.manager({
+      claims: claims ? { replica: name } : undefined,
+      revoker: async (lease) => {
+        calls.push({ replica: name, lease });
+        await gate.promise;
+      },
+    });
+  return { h, gate, calls, a: replica("a"), b: replica("b") };
+}
+
+describe("revocation claims across replicas", () => {
+  it("revokes each due lease once when two managers tick the same storage together", async () => {
+    const { h, gate, calls, a, b } = twoReplicas(true);
+    for (let i = 0; i < 5; i++) await a.register({ ...creds, path: `creds/demo-${i}` });
+    h.clock.advance(61_000);
+    const ticks = Promise.all([a.tick(), b.tick()]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gate.resolve();
+    const [ra, rb] = await ticks;
+    expect(ra.revoked + rb.revoked).toBe(5);
+    expect(calls).toHaveLength(5);
+    expect(new Set(calls.map((c) => c.lease.leaseId)).size).toBe(5);
+    // The claim is bookkeeping: the revoker never sees it, and nothing is left behind.
+    for (const { lease } of calls) expect(lease).not.toHaveProperty("claim");
+    expect(await allKeys(h.storage)).toEqual([]);
+  });
+
+  it("without claims the same race revokes leases twice (what the claims prevent)", async () => {
+    const { h, gate, calls, a, b } = twoReplicas(false);
+    for (let i = 0; i < 5; i++) await a.register({ ...creds, path: `creds/demo-${i}` });
+    h.clock.advance(61_000);
+    const ticks = Promise.all([a.tick(), b.tick()]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    gate.resolve();
+    await ticks;
+    expect(calls.length).toBeGreaterThan(5);
+  });
+
+  it("lets another replica revoke a lease whose claimant died once the claim is past its deadline", async () => {
+    const h = leaseHarness();
+    const calls: string[] = [];
+    const never = new Promise<void>(() => undefined);
+    // Replica a claims the lease and hangs in its revoker, as a replica killed mid-revocation.
+    const a = h.manager({ claims: { replica: "a", ttlMs: 10_000 }, revoker: () => {
+        calls.push("a");
+        return never;
+      },
+    });
+    const b = h.manager({ claims: { replica: "b", ttlMs: 10_000 }, revoker: async () => void calls.push("b") });
+    await a.register(creds);
+    h.clock.advance(61_000);
+    void a.tick();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toEqual(["a"]);
+    // Within the claim, b leaves the lease alone.
+    expect(await b.tick()).toEqual({ revoked: 0, failed: 0 });
+    expect(calls).toEqual(["a"]);
+    // Past it, b revokes it and removes it.
+    h.clock.advance(10_001);
+    expect(await b.tick()).toEqual({ revoked: 1, failed: 0 });
+    expect(calls).toEqual(["a", "b"]);
+    expect(await allKeys(h.storage)).toEqual([]);
+  });
+});
