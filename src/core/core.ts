@@ -74,6 +74,9 @@ const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
 /** The safety-net reload of the mount tables on replicas, should an invalidation be missed. */
 const MOUNT_RELOAD_MS = 30_000;
 
+/** How long a replica's claim on a due lease keeps the others from revoking it. */
+const LEASE_CLAIM_MS = 15_000;
+
 /** Where the elected replica records the address it serves on, for sys/leader on the others. */
 const LEADER_KEY = "ha-leader";
 
@@ -250,8 +253,9 @@ export function createCore(opts: CoreOptions) {
       renewer,
       logger,
       tickMs: opts.leaseTickMs,
-      // Replicas claim a lease before revoking it: a handover never revokes one twice.
-      claims: leadership.haEnabled ? { replica: randomUUID() } : undefined,
+      // Replicas claim a lease before revoking it: a handover never revokes one twice. A claim
+      // of a replica killed mid-revocation holds its lease back from the new leader this long.
+      claims: leadership.haEnabled ? { replica: randomUUID(), ttlMs: LEASE_CLAIM_MS } : undefined,
     });
     const sysView = barrier.view("sys/");
     const tokens = createTokenStore({
