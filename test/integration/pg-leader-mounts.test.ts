@@ -1,18 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
-import { dropSchema, pgUrl, uniqueSchema } from "../ha/pg.js";
+import { api } from "../helpers/process.js";
+import { pgReplicas, poll } from "../ha/replicas.js";
 
-/** Polls `check` until it is true; resolves with the milliseconds it took, or fails after `timeoutMs`. */
+/** Polls `check` until it holds; resolves with the milliseconds it took. */
 async function within(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await poll(what, async () => ((await check()) ? true : undefined), timeoutMs);
+  return Date.now() - started;
 }
 
 /**
@@ -21,35 +15,9 @@ async function within(check: () => Promise<boolean>, timeoutMs: number, what: st
  * way by the other within a second.
  */
 describe("mount tables across replicas on postgresql", () => {
-  const dir = mkdtempSync(join(tmpdir(), "latchkey-pg-mounts-"));
-  const schema = uniqueSchema("mnt");
-  const servers: ServerProcess[] = [];
-
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await dropSchema(schema);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const config = (() => {
-    writeFileSync(join(dir, "pg-url"), `${pgUrl()}\n`, { mode: 0o600 });
-    const path = join(dir, "latchkey.yaml");
-    writeFileSync(
-      path,
-      [
-        `listener: {address: "127.0.0.1:0"}`,
-        `storage: {postgres: {url_file: ${join(dir, "pg-url")}, schema: ${schema}, pool_size: 4}}`,
-        `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
-        `log_level: warn`,
-      ].join("\n"),
-    );
-    return path;
-  })();
-  const start = async () => {
-    const server = await startServerProcess(["--config", config]);
-    servers.push(server);
-    return server;
-  };
+  const cluster = pgReplicas("mnt");
+  const { start } = cluster;
+  afterAll(() => cluster.cleanup());
 
   it("serves on one replica the mount changes made through another within a second", async () => {
     const a = await start();

@@ -1,20 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
-import { dropSchema, pgQuery, pgUrl, uniqueSchema } from "../ha/pg.js";
-
-/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { api, type ServerProcess } from "../helpers/process.js";
+import { pgQuery } from "../ha/pg.js";
+import { pgReplicas, poll } from "../ha/replicas.js";
 
 /** The lease ids the servers' logs say were revoked, once per revocation. */
 function revokedLeases(servers: ServerProcess[]): string[] {
@@ -39,35 +26,10 @@ function revokedLeases(servers: ServerProcess[]): string[] {
  * every lease is still revoked exactly once.
  */
 describe("leader election on postgresql", () => {
-  const dir = mkdtempSync(join(tmpdir(), "latchkey-pg-leader-"));
-  const schema = uniqueSchema("lead");
-  const servers: ServerProcess[] = [];
+  const cluster = pgReplicas("lead", "debug");
+  const { schema, servers, start } = cluster;
+  afterAll(() => cluster.cleanup());
 
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await dropSchema(schema);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const config = (() => {
-    writeFileSync(join(dir, "pg-url"), `${pgUrl()}\n`, { mode: 0o600 });
-    const path = join(dir, "latchkey.yaml");
-    writeFileSync(
-      path,
-      [
-        `listener: {address: "127.0.0.1:0"}`,
-        `storage: {postgres: {url_file: ${join(dir, "pg-url")}, schema: ${schema}, pool_size: 4}}`,
-        `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
-        `log_level: debug`,
-      ].join("\n"),
-    );
-    return path;
-  })();
-  const start = async () => {
-    const server = await startServerProcess(["--config", config]);
-    servers.push(server);
-    return server;
-  };
   const tokenLeasesStored = async () => {
     const { rows } = await pgQuery<{ n: string }>(
       `SELECT count(*) AS n FROM ${schema}.kv WHERE key LIKE 'sys/expire/id/auth/token/create/%'`,
@@ -88,18 +50,17 @@ describe("leader election on postgresql", () => {
     const replicas = [a, await start(), await start()];
 
     // Exactly one leader, and every replica names its address.
-    const { leader, views } = await eventually(() => leaderOf(replicas), 10_000, "one leader");
+    const { leader, views } = await poll("one leader", () => leaderOf(replicas), 10_000);
     for (const { json } of views) {
       expect(json.ha_enabled).toBe(true);
       expect(json.performance_standby).toBe(false);
     }
-    await eventually(
-      async () => {
-        const all = await Promise.all(replicas.map(async (s) => (await api(s.address, "GET", "sys/leader")).json.leader_address));
-        return all.every((addr) => addr === leader.address) ? true : undefined;
-      },
-      10_000,
+    const leaderAddresses = () =>
+      Promise.all(replicas.map(async (s) => (await api(s.address, "GET", "sys/leader")).json.leader_address as string));
+    await poll(
       "every replica to report the leader's address",
+      async () => ((await leaderAddresses()).every((addr) => addr === leader.address) ? true : undefined),
+      10_000,
     );
     // Every replica serves: none is a standby for load balancers.
     for (const s of replicas) {
@@ -122,11 +83,11 @@ describe("leader election on postgresql", () => {
     expect(await tokenLeasesStored()).toBeGreaterThan(0);
 
     // Killed while it is revoking: some of its leases are done, others still due.
-    await eventually(async () => (revokedLeases([leader]).length > 0 ? true : undefined), 15_000, "the leader's first revocation");
+    await poll("the leader's first revocation", async () => (revokedLeases([leader]).length > 0 ? true : undefined), 15_000);
     await leader.stop("SIGKILL");
     const killedAt = Date.now();
     const survivors = replicas.filter((s) => s !== leader);
-    const next = await eventually(() => leaderOf(survivors), 10_000, "a new leader");
+    const next = await poll("a new leader", () => leaderOf(survivors), 10_000);
     const handover = Date.now() - killedAt;
     expect(handover).toBeLessThan(5_000);
     expect(next.leader).not.toBe(leader);
@@ -134,25 +95,21 @@ describe("leader election on postgresql", () => {
     await create(survivors, 12, "2s");
 
     // Every token expires: each is refused by every surviving replica.
-    await eventually(
+    const refusedEverywhere = async (token: string) => {
+      for (const s of survivors) if ((await api(s.address, "GET", "auth/token/lookup-self", token)).status !== 403) return false;
+      return true;
+    };
+    await poll(
+      "every token to expire",
       async () => {
-        for (const token of tokens) {
-          for (const s of survivors) {
-            if ((await api(s.address, "GET", "auth/token/lookup-self", token)).status !== 403) return undefined;
-          }
-        }
+        for (const token of tokens) if (!(await refusedEverywhere(token))) return undefined;
         return true;
       },
       30_000,
-      "every token to expire",
     );
     // Every lease was processed: none is left in the database. A lease the killed leader had
     // claimed but not revoked waits for its claim to lapse (15 s) before the new leader takes it.
-    await eventually(
-      async () => ((await tokenLeasesStored()) === 0 ? true : undefined),
-      40_000,
-      "every token lease to be gone",
-    );
+    await poll("every token lease to be gone", async () => ((await tokenLeasesStored()) === 0 ? true : undefined), 40_000);
     // No lease was revoked twice, by one replica or by two across the handover. (A revocation
     // the killed leader committed in its last instant may have no record: the count is at most
     // one per lease, and the empty lease table above says every one was done.)

@@ -17,18 +17,24 @@ function twoReplicas(claims: boolean) {
         await gate.promise;
       },
     });
-  return { h, gate, calls, a: replica("a"), b: replica("b") };
-}
-
-describe("revocation claims across replicas", () => {
-  it("revokes each due lease once when two managers tick the same storage together", async () => {
-    const { h, gate, calls, a, b } = twoReplicas(true);
+  const a = replica("a");
+  const b = replica("b");
+  /** Registers five leases, lets both managers tick once they are due, and returns both results. */
+  const race = async () => {
     for (let i = 0; i < 5; i++) await a.register({ ...creds, path: `creds/demo-${i}` });
     h.clock.advance(61_000);
     const ticks = Promise.all([a.tick(), b.tick()]);
     await new Promise((resolve) => setTimeout(resolve, 20));
     gate.resolve();
-    const [ra, rb] = await ticks;
+    return ticks;
+  };
+  return { h, calls, race };
+}
+
+describe("revocation claims across replicas", () => {
+  it("revokes each due lease once when two managers tick the same storage together", async () => {
+    const { h, calls, race } = twoReplicas(true);
+    const [ra, rb] = await race();
     expect(ra.revoked + rb.revoked).toBe(5);
     expect(calls).toHaveLength(5);
     expect(new Set(calls.map((c) => c.lease.leaseId)).size).toBe(5);
@@ -38,13 +44,8 @@ describe("revocation claims across replicas", () => {
   });
 
   it("without claims the same race revokes leases twice (what the claims prevent)", async () => {
-    const { h, gate, calls, a, b } = twoReplicas(false);
-    for (let i = 0; i < 5; i++) await a.register({ ...creds, path: `creds/demo-${i}` });
-    h.clock.advance(61_000);
-    const ticks = Promise.all([a.tick(), b.tick()]);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    gate.resolve();
-    await ticks;
+    const { calls, race } = twoReplicas(false);
+    await race();
     expect(calls.length).toBeGreaterThan(5);
   });
 
