@@ -284,6 +284,7 @@ export function createCore(opts: CoreOptions) {
       logger,
       tokens,
       leases,
+      isLeader: () => leadership.isLeader(),
       onChange: () => {
         // This replica's tables are already current: only the others reload.
         publishingMounts = true;

@@ -39,6 +39,8 @@ interface MountTableDeps {
   leases: Pick<LeaseManager, "revokePrefix" | "list" | "lookup" | "register" | "forget">;
   /** Called after a table was changed and saved: other replicas reload theirs. */
   onChange?: () => void;
+  /** Handed to every backend: whether this replica runs the once-only periodic work. */
+  isLeader?: () => boolean;
 }
 
 export interface EnableParams {
@@ -116,6 +118,7 @@ export function createMountTable(deps: MountTableDeps) {
         },
       },
       logger,
+      isLeader: deps.isLeader,
     };
     const factory = registry[entry.table][entry.type];
     const backend =

@@ -168,6 +168,8 @@ export interface BackendContext {
   /** Mount-level config: the default and max lease TTLs in force (seconds; the system's where the mount sets none), its options. */
   config: { defaultLeaseTtl: number; maxLeaseTtl: number; options: Record<string, string> };
   logger: Logger;
+  /** Whether this replica runs the once-only periodic work (reconcilers); absent means always. */
+  isLeader?: () => boolean;
 }
 
 export interface Backend {
