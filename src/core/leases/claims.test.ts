@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LeaseEntry, LeaseRegistration } from "../types.js";
-import { allKeys, deferred, leaseHarness } from "./test-harness.js";
+import { allKeys, deferred, failingWith, leaseHarness } from "./test-harness.js";
 
 const creds: LeaseRegistration = { mountPath: "kubernetes/", path: "creds/demo", kind: "secret", ttl: 60, renewable: true };
 
@@ -73,5 +73,39 @@ describe("revocation claims across replicas", () => {
     expect(await b.tick()).toEqual({ revoked: 1, failed: 0 });
     expect(calls).toEqual(["a", "b"]);
     expect(await allKeys(h.storage)).toEqual([]);
+  });
+
+  it("does not revoke again through another replica a lease the leader is revoking", async () => {
+    const h = leaseHarness();
+    const gate = deferred();
+    const calls: string[] = [];
+    const a = h.manager({
+      claims: { replica: "a" },
+      revoker: async () => {
+        calls.push("a");
+        await gate.promise;
+      },
+    });
+    const b = h.manager({ claims: { replica: "b" }, revoker: async () => void calls.push("b") });
+    const lease = await a.register(creds);
+    h.clock.advance(61_000);
+    const tick = a.tick();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await b.revoke(lease.leaseId);
+    gate.resolve();
+    expect(await tick).toEqual({ revoked: 1, failed: 0 });
+    expect(calls).toEqual(["a"]);
+    expect(await allKeys(h.storage)).toEqual([]);
+  });
+
+  it("releases the claim of an explicit revocation that failed, so the lease stays on schedule", async () => {
+    const h = leaseHarness();
+    const b = h.manager({ claims: { replica: "b" }, revoker: failingWith("kubernetes API returned 503") });
+    const a = h.manager({ claims: { replica: "a" } });
+    const lease = await a.register(creds);
+    await expect(b.revoke(lease.leaseId)).rejects.toThrow("503");
+    h.clock.advance(61_000);
+    expect(await a.tick()).toEqual({ revoked: 1, failed: 0 });
+    expect(h.revoked.map((l) => l.leaseId)).toEqual([lease.leaseId]);
   });
 });

@@ -132,16 +132,16 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
   }
 
   /**
-   * Claims a due lease for this replica in one transaction with the check that
-   * it is still due at `indexKey` and nobody else's claim is live; returns the
+   * Claims a lease for this replica in one transaction with the check that it
+   * is still there (and due at `indexKey`, if given) and nobody else's claim is live; returns the
    * claimed lease, or undefined when it is not this replica's to revoke.
    */
-  function claim(lease: StoredLease, indexKey: string): Promise<StoredLease | undefined> {
+  function claim(lease: StoredLease, indexKey?: string): Promise<StoredLease | undefined> {
     const claims = deps.claims;
     if (!claims) return Promise.resolve(lease);
     return storage.transaction(async (tx) => {
       const current = await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
-      if (!current || queueKey(current) !== indexKey) return undefined;
+      if (!current || (indexKey !== undefined && queueKey(current) !== indexKey)) return undefined;
       const at = now();
       if (current.claim && current.claim.by !== claims.replica && current.claim.until > at) return undefined;
       const claimed: StoredLease = { ...current, claim: { by: claims.replica, until: at + (claims.ttlMs ?? 60_000) } };
@@ -181,12 +181,18 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
 
   function revokeOne(leaseId: string, onFailure: FailurePolicy): Promise<Outcome> {
     return exclusive(leaseId, async () => {
-      const lease = await load(leaseId);
-      if (!lease) return "missing";
+      const loaded = await load(leaseId);
+      if (!loaded) return "missing";
+      const lease = await claim(loaded);
+      // Another replica is revoking it right now.
+      if (!lease) return "revoked";
       try {
         await revoker(publicEntry(lease));
       } catch (err) {
-        if (onFailure === "throw") throw err;
+        if (onFailure === "throw") {
+          await releaseClaim(lease);
+          throw err;
+        }
         // Its revoker forgot it before failing: there is nothing left to retry or force.
         if (forgotten.has(leaseId)) return "revoked";
         if (onFailure === "retry") {
@@ -204,6 +210,16 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       }
       await storage.transaction((tx) => deleteLease(tx, lease));
       return "revoked";
+    });
+  }
+
+  /** Gives up this replica's claim after a revocation that failed and stays on schedule. */
+  async function releaseClaim(lease: StoredLease): Promise<void> {
+    const replica = deps.claims?.replica;
+    if (replica === undefined) return;
+    await storage.transaction(async (tx) => {
+      const current = await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
+      if (current && current.claim?.by === replica) await tx.putJSON(entryKey(lease.leaseId), unclaimed(current));
     });
   }
 
