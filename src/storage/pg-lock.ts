@@ -72,7 +72,14 @@ export class PgLeadership implements Leadership {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.opts.url, application_name: "latchkey-leader", connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({
+      connectionString: this.opts.url,
+      application_name: "latchkey-leader",
+      connectionTimeoutMillis: 5000,
+      // A database that stops answering (a partition without a reset) must end the leadership too.
+      query_timeout: 5000,
+      keepAlive: true,
+    });
     client.on("error", () => this.drop(client));
     client.on("end", () => this.drop(client));
     await client.connect();
