@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { api, type ServerProcess } from "../helpers/process.js";
-import { pgQuery } from "../ha/pg.js";
+import { pgQuery, pgUrl } from "../ha/pg.js";
 import { pgReplicas, poll } from "../ha/replicas.js";
 
 /** The lease ids the servers' logs say were revoked, once per revocation. */
@@ -125,7 +125,10 @@ describe("leader election on postgresql", () => {
     // Only the elected replicas revoked anything.
     const revokers = servers.filter((s) => revokedLeases([s]).length > 0);
     expect(revokers.every((s) => s === leader || s === next.leader)).toBe(true);
-    // The revocation records name leases, never the tokens.
+    // The revocation records name leases, never the tokens; debug logs never name the database password.
     for (const s of servers) for (const token of tokens) expect(s.output()).not.toContain(token);
+    const password = new URL(pgUrl()).password;
+    expect(password).not.toBe("");
+    for (const s of servers) expect(s.output()).not.toContain(password);
   }, 120_000);
 });
