@@ -6,6 +6,7 @@ import { createAuditBroker } from "./audit/broker.js";
 import { badRequest, LatchkeyError, notFound, permissionDenied, sealed, unsupportedOperation } from "./errors.js";
 import { envelope, type Envelope } from "./envelope.js";
 import { coerceFields } from "./fields.js";
+import { alwaysLeader, whileLeader, type Leadership } from "./ha/leadership.js";
 import { createLeaseManager } from "./leases/manager.js";
 import { createMetrics } from "./metrics.js";
 import { createMountTable, effectiveLeaseTtls, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
@@ -40,6 +41,8 @@ export interface CoreOptions {
    * with several replicas it also carries invalidations between them.
    */
   invalidations?: InvalidationBus;
+  /** Who runs the once-only work (lease revocation); the single server always does. */
+  leadership?: Leadership;
 }
 
 /** One HTTP request, already parsed by the server layer. */
@@ -67,6 +70,15 @@ export interface ApiResponse {
 
 /** Where the one-time tidy of auth leases without a token records that it ran. */
 const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
+
+/** The safety-net reload of the mount tables on replicas, should an invalidation be missed. */
+const MOUNT_RELOAD_MS = 30_000;
+
+/** How long a replica's claim on a due lease keeps the others from revoking it. */
+const LEASE_CLAIM_MS = 15_000;
+
+/** Where the elected replica records the address it serves on, for sys/leader on the others. */
+const LEADER_KEY = "ha-leader";
 
 /** The paths served while sealed: everything else answers 503. */
 const SEALED_PATHS = new Set(["sys/health", "sys/init", "sys/unseal", "sys/seal-status", "sys/leader"]);
@@ -96,6 +108,38 @@ export function createCore(opts: CoreOptions) {
     },
   };
   const quotas = createQuotaStore(barrier);
+  const leadership = opts.leadership ?? alwaysLeader;
+  /** The address this replica serves on (set once it listens), reported by sys/leader. */
+  let apiAddress = "";
+  const ha = {
+    leadership,
+    get address() {
+      return apiAddress;
+    },
+    set address(value: string) {
+      apiAddress = value;
+      if (leadership.isLeader() && !barrier.isSealed()) void recordLeader();
+    },
+    /** The elected replica's address: this one's, or what the leader recorded. */
+    async leaderAddress(): Promise<string> {
+      if (leadership.isLeader()) return apiAddress;
+      if (barrier.isSealed()) return "";
+      const recorded = await barrier.view("core/").getJSON<{ address: string }>(LEADER_KEY).catch(() => undefined);
+      return recorded?.address ?? "";
+    },
+  };
+
+  /** Set while this replica publishes its own mount-table change (local delivery is synchronous). */
+  let publishingMounts = false;
+
+  async function recordLeader() {
+    if (!apiAddress) return;
+    try {
+      await barrier.view("core/").putJSON(LEADER_KEY, { address: apiAddress, since: new Date().toISOString() });
+    } catch (err) {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, "could not record the leader address");
+    }
+  }
 
   // Services that exist only while unsealed.
   let unsealedState: Awaited<ReturnType<typeof postUnseal>> | undefined;
@@ -108,6 +152,7 @@ export function createCore(opts: CoreOptions) {
     auditTable,
     quotas,
     metrics,
+    ha,
     sealType: opts.seal.type,
     logger,
     storageType: opts.storageType,
@@ -126,6 +171,8 @@ export function createCore(opts: CoreOptions) {
       unsealedState = undefined;
       for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
       if (state) {
+        state.stopMountSync();
+        await state.stopLeading();
         await state.leases.stop();
         await state.mounts.stopAll();
       }
@@ -189,6 +236,11 @@ export function createCore(opts: CoreOptions) {
       }
       await mounted.backend.revoke?.(lease, mounts.storageFor(mounted.entry));
     };
+    // Every revocation leaves one line naming the lease (ids are not secrets), so revocations can be counted.
+    const revokeAndLog = async (lease: LeaseEntry) => {
+      await revoker(lease);
+      logger.debug({ lease_id: lease.leaseId }, "lease revoked");
+    };
     const renewer = async (lease: LeaseEntry, increment: number) => {
       const mounted = router.get(lease.mountPath);
       if (!mounted) throw badRequest("lease belongs to a mount that no longer exists");
@@ -197,10 +249,13 @@ export function createCore(opts: CoreOptions) {
     };
     const leases = createLeaseManager({
       storage: barrier.view("sys/expire/"),
-      revoker,
+      revoker: revokeAndLog,
       renewer,
       logger,
       tickMs: opts.leaseTickMs,
+      // Replicas claim a lease before revoking it: a handover never revokes one twice. A claim
+      // of a replica killed mid-revocation holds its lease back from the new leader this long.
+      claims: leadership.haEnabled ? { replica: randomUUID(), ttlMs: LEASE_CLAIM_MS } : undefined,
     });
     const sysView = barrier.view("sys/");
     const tokens = createTokenStore({
@@ -222,13 +277,62 @@ export function createCore(opts: CoreOptions) {
         await wrapping.forget(tokenKey);
       },
     });
-    const mounts = createMountTable({ barrier, router, registry: opts.backends, logger, metrics: metrics.registry, tokens, leases });
+    const mounts = createMountTable({
+      barrier,
+      router,
+      registry: opts.backends,
+      logger,
+      metrics: metrics.registry,
+      tokens,
+      leases,
+      isLeader: () => leadership.isLeader(),
+      onChange: () => {
+        // This replica's tables are already current: only the others reload.
+        publishingMounts = true;
+        try {
+          invalidations.publish({ kind: "mounts" });
+        } finally {
+          publishingMounts = false;
+        }
+      },
+    });
     await mounts.load();
+    const stopMountSync = syncMounts(mounts);
     await auditTable.load(barrier.view("core/audit/"));
     const wrapping = createWrapping({ storage: barrier.view("sys/wrapping/"), tokens });
-    leases.start();
+    // Revocation is once-only work: only the elected replica runs the expiration manager.
+    const stopLeading = whileLeader(
+      leadership,
+      () => {
+        logger.info("leading: running the expiration manager");
+        leases.start();
+        void recordLeader();
+      },
+      async () => {
+        logger.info("no longer leading: stopping the expiration manager");
+        await leases.stop();
+      },
+    );
     void forgetOrphanedAuthLeases(coreView, leases, tokens);
-    return { policies, leases, tokens, mounts, wrapping };
+    return { policies, leases, tokens, mounts, wrapping, stopLeading, stopMountSync };
+  }
+
+  /**
+   * Another replica's change of the mount or auth table reaches this one as an
+   * invalidation; a reload every MOUNT_RELOAD_MS catches one that was missed.
+   */
+  function syncMounts(mounts: { reload(): Promise<void> }): () => void {
+    const reload = () =>
+      void mounts.reload().catch((err: unknown) => {
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, "could not reload the mount tables");
+      });
+    invalidations.subscribe((ev) => {
+      if ((ev.kind === "mounts" && !publishingMounts) || ev.kind === "all") reload();
+    });
+    if (!leadership.haEnabled) return () => undefined;
+    const timer = setInterval(reload, MOUNT_RELOAD_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**

@@ -40,6 +40,10 @@ interface MountTableDeps {
   metrics?: Registry;
   tokens: TokenStore;
   leases: Pick<LeaseManager, "revokePrefix" | "list" | "lookup" | "register" | "forget">;
+  /** Called after a table was changed and saved: other replicas reload theirs. */
+  onChange?: () => void;
+  /** Handed to every backend: whether this replica runs the once-only periodic work. */
+  isLeader?: () => boolean;
 }
 
 export interface EnableParams {
@@ -118,6 +122,7 @@ export function createMountTable(deps: MountTableDeps) {
       },
       logger,
       metrics: deps.metrics,
+      isLeader: deps.isLeader,
     };
     const factory = registry[entry.table][entry.type];
     const backend =
@@ -129,6 +134,44 @@ export function createMountTable(deps: MountTableDeps) {
 
   async function save(table: Table) {
     await coreView.putJSON(TABLE_KEY[table], tables[table]);
+    deps.onChange?.();
+  }
+
+  /**
+   * Brings the router in line with the stored tables after another replica
+   * changed them: new mounts are instantiated, removed ones unmounted (their
+   * storage is the changing replica's to clear), moved ones mounted at their
+   * new path, tuned ones take the stored config in place.
+   */
+  async function reload() {
+    for (const table of ["mounts", "auth"] as const) {
+      const stored = await coreView.getJSON<TableEntry[]>(TABLE_KEY[table]);
+      if (!stored) continue;
+      const current = new Map(tables[table].map((e) => [e.uuid, e]));
+      const next: TableEntry[] = [];
+      for (const entry of stored) {
+        const existing = current.get(entry.uuid);
+        current.delete(entry.uuid);
+        if (existing && existing.path === entry.path) {
+          // The router holds this object: a tune reaches the next request.
+          Object.assign(existing, entry);
+          next.push(existing);
+          continue;
+        }
+        if (existing) await router.unmount(existing.path)?.backend.stop?.();
+        try {
+          await instantiate(entry);
+          next.push(entry);
+        } catch (err) {
+          logger.error({ err, path: entry.path, type: entry.type }, "could not mount backend");
+        }
+      }
+      for (const gone of current.values()) {
+        await router.unmount(gone.path)?.backend.stop?.();
+        views.delete(gone.uuid);
+      }
+      tables[table] = next;
+    }
   }
 
   // Changes of the mount tables run one at a time: two enables of one path must not both pass the clash check.
@@ -315,6 +358,8 @@ export function createMountTable(deps: MountTableDeps) {
     list(table: Table): TableEntry[] {
       return tables[table];
     },
+    /** Re-reads the tables another replica may have changed. */
+    reload: () => changes.run("table", reload),
     enable: (table: Table, path: string, params: EnableParams) => changes.run("table", () => enable(table, path, params)),
     disable: (table: Table, path: string) => changes.run("table", () => disable(table, path)),
     tune: (table: Table, path: string, params: TuneParams) => changes.run("table", () => tune(table, path, params)),

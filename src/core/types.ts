@@ -171,6 +171,8 @@ export interface BackendContext {
   logger: Logger;
   /** The core's Prometheus registry, served at sys/metrics: where a backend registers its own metrics. */
   metrics?: Registry;
+  /** Whether this replica runs the once-only periodic work (reconcilers); absent means always. */
+  isLeader?: () => boolean;
 }
 
 export interface Backend {

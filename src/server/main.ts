@@ -12,6 +12,7 @@ import { kubernetesSecretsBackendFactory } from "../secrets/kubernetes/index.js"
 import { kvBackendFactory, kvV2BackendFactory } from "../secrets/kv/index.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { PgInvalidationBus } from "../storage/pg-invalidation.js";
+import { PgLeadership } from "../storage/pg-lock.js";
 import { createPostgresStore } from "../storage/postgres.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
@@ -79,8 +80,19 @@ export async function buildServer(
         })
       : undefined;
   await invalidations?.start();
+  // Replicas on one PostgreSQL database elect the one that revokes expired leases.
+  const leadership =
+    cfg.storage.type === "postgres"
+      ? new PgLeadership({
+          url: cfg.storage.url,
+          schema: cfg.storage.schema,
+          onStatus: (status) => logger.info({ ha_status: status }, `this replica is now the ${status}`),
+        })
+      : undefined;
+  await leadership?.start();
   const core = createCore({
     invalidations,
+    leadership,
     physical,
     seal: cfg.seal,
     storageType: cfg.storage.type,
@@ -119,6 +131,7 @@ export async function buildServer(
       (closing ??= (async () => {
         await app.close();
         await core.close();
+        await leadership?.close();
         await invalidations?.close();
       })()),
   };
@@ -137,6 +150,7 @@ export async function startServer(
   const bound = app.server.address();
   const actualPort = typeof bound === "object" && bound ? bound.port : port;
   const address = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
+  server.core.ha.address = address;
   server.core.logger.info({ address, storage: cfg.storage.type, seal: cfg.seal.type, dev: Boolean(opts.dev) }, "latchkey listening");
   return { ...server, address };
 }

@@ -32,6 +32,8 @@ export interface RetryRecord {
 /** What is stored under `id/`: the lease plus, while a revocation is pending, where its retry key is. */
 export interface StoredLease extends LeaseEntry {
   retry?: RetryState;
+  /** A replica revoking this lease now: no other one revokes it before `until` (Unix ms). */
+  claim?: { by: string; until: number };
 }
 
 const TIME_DIGITS = 13;

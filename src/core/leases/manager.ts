@@ -36,6 +36,13 @@ export interface LeaseManagerDeps {
   batchSize?: number;
   /** Revocations in flight at once. */
   concurrency?: number;
+  /**
+   * Replicas sharing the storage: each due lease is claimed, in a transaction,
+   * before its revocation, so that two managers (an old leader and the new one
+   * across a handover) never both revoke it. `ttlMs` bounds how long a claim of
+   * a replica that died keeps the lease from the others (default 60 s).
+   */
+  claims?: { replica: string; ttlMs?: number };
 }
 
 export interface TickResult {
@@ -59,8 +66,13 @@ const leaseExpired = () => badRequest("lease expired", "LK_ERR_LEASE_EXPIRED");
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function publicEntry(stored: StoredLease): LeaseEntry {
-  const { retry: _pending, ...entry } = stored;
+  const { retry: _pending, claim: _claim, ...entry } = stored;
   return entry;
+}
+
+function unclaimed(stored: StoredLease): StoredLease {
+  const { claim: _claim, ...rest } = stored;
+  return rest;
 }
 
 /** Expiry in ms, never past maxExpireTime (Unix seconds, 0 = none). */
@@ -116,7 +128,26 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
 
   function withRetry(lease: StoredLease): StoredLease {
     const attempts = (lease.retry?.attempts ?? 0) + 1;
-    return { ...lease, retry: { attempts, at: now() + retryDelayMs(attempts) } };
+    return { ...unclaimed(lease), retry: { attempts, at: now() + retryDelayMs(attempts) } };
+  }
+
+  /**
+   * Claims a lease for this replica in one transaction with the check that it
+   * is still there (and due at `indexKey`, if given) and nobody else's claim is live; returns the
+   * claimed lease, or undefined when it is not this replica's to revoke.
+   */
+  function claim(lease: StoredLease, indexKey?: string): Promise<StoredLease | undefined> {
+    const claims = deps.claims;
+    if (!claims) return Promise.resolve(lease);
+    return storage.transaction(async (tx) => {
+      const current = await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
+      if (!current || (indexKey !== undefined && queueKey(current) !== indexKey)) return undefined;
+      const at = now();
+      if (current.claim && current.claim.by !== claims.replica && current.claim.until > at) return undefined;
+      const claimed: StoredLease = { ...current, claim: { by: claims.replica, until: at + (claims.ttlMs ?? 60_000) } };
+      await tx.putJSON(entryKey(lease.leaseId), claimed);
+      return claimed;
+    });
   }
 
   function logRetry(lease: StoredLease, err: unknown): void {
@@ -150,12 +181,18 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
 
   function revokeOne(leaseId: string, onFailure: FailurePolicy): Promise<Outcome> {
     return exclusive(leaseId, async () => {
-      const lease = await load(leaseId);
-      if (!lease) return "missing";
+      const loaded = await load(leaseId);
+      if (!loaded) return "missing";
+      const lease = await claim(loaded);
+      // Another replica is revoking it right now.
+      if (!lease) return "revoked";
       try {
         await revoker(publicEntry(lease));
       } catch (err) {
-        if (onFailure === "throw") throw err;
+        if (onFailure === "throw") {
+          await releaseClaim(lease);
+          throw err;
+        }
         // Its revoker forgot it before failing: there is nothing left to retry or force.
         if (forgotten.has(leaseId)) return "revoked";
         if (onFailure === "retry") {
@@ -176,6 +213,16 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
     });
   }
 
+  /** Gives up this replica's claim after a revocation that failed and stays on schedule. */
+  async function releaseClaim(lease: StoredLease): Promise<void> {
+    const replica = deps.claims?.replica;
+    if (replica === undefined) return;
+    await storage.transaction(async (tx) => {
+      const current = await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
+      if (current && current.claim?.by === replica) await tx.putJSON(entryKey(lease.leaseId), unclaimed(current));
+    });
+  }
+
   /** Moves a live lease's expiry under its lock; `decide` returns the new expiry in ms. */
   function moveExpiry(
     leaseId: string,
@@ -187,7 +234,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       const { expire, at } = await decide(lease, now());
       const capped = capExpiry(expire, lease.maxExpireTime);
       if (forgotten.has(leaseId)) throw leaseNotFound();
-      const { retry: _pending, ...rest } = lease;
+      const { retry: _pending, ...rest } = unclaimed(lease);
       const next: StoredLease = {
         ...rest,
         expireTime: capped / 1000,
@@ -249,11 +296,14 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
           forgotten.delete(leaseId);
           release();
         });
-        const lease = await load(leaseId);
-        if (!lease || queueKey(lease) !== indexKey) {
+        const loaded = await load(leaseId);
+        if (!loaded || queueKey(loaded) !== indexKey) {
           stale.push(indexKey);
           return;
         }
+        const lease = await claim(loaded, indexKey);
+        // Another replica is revoking it, or did meanwhile.
+        if (!lease) return;
         try {
           await revoker(publicEntry(lease));
           revoked.push(lease);

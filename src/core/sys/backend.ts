@@ -1,3 +1,4 @@
+import type { Leadership } from "../ha/leadership.js";
 import type { Barrier } from "../../storage/barrier.js";
 import type { AuditTable } from "../audit-table.js";
 import type { AuditBroker } from "../audit/broker.js";
@@ -29,6 +30,7 @@ export interface SysCore {
   quotas: QuotaStore;
   audit: AuditBroker;
   metrics: ReturnType<typeof createMetrics>;
+  ha: { leadership: Leadership; leaderAddress(): Promise<string> };
   isSealed(): boolean;
   unsealed(): Promise<void>;
   seal(): Promise<void>;

@@ -162,7 +162,13 @@ export function sealPaths(core: SysCore): PathDef[] {
       unauthenticated: true,
       ops: {
         read: async () =>
-          rawJson({ ha_enabled: false, is_self: true, leader_address: "", leader_cluster_address: "", performance_standby: false }),
+          rawJson({
+            ha_enabled: core.ha.leadership.haEnabled,
+            is_self: core.ha.leadership.isLeader(),
+            leader_address: core.ha.leadership.haEnabled ? await core.ha.leaderAddress() : "",
+            leader_cluster_address: "",
+            performance_standby: false,
+          }),
       },
     },
   ];

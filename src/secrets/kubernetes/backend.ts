@@ -52,6 +52,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       ctx.logger.warn({ mount: ctx.mountPath, cause: err instanceof Error ? err.message : String(err) }, "kubernetes reconcile failed");
       return 0;
     });
+  const leading = () => ctx.isLeader?.() ?? true;
   // Expiration events: warned about and measured at start and on every reconcile.
   const checkCertificates = () => certificates.check(ctx.storage).catch(() => []);
 
@@ -76,12 +77,13 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     async start() {
       await ownId();
       // Not awaited: a cluster that is down must not keep the mount (or the unseal) from coming up.
-      void reconcile();
+      // Deleting orphans is once-only work: with several replicas, the leader does it.
+      if (leading()) void reconcile();
       void checkCertificates();
       const interval = opts.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS;
       if (interval > 0) {
         timer = setInterval(() => {
-          void reconcile();
+          if (leading()) void reconcile();
           void checkCertificates();
         }, interval);
         timer.unref();

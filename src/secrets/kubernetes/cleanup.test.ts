@@ -70,4 +70,24 @@ describe("reconciling intents", () => {
     await expect.poll(() => cluster.paths()).toEqual([]);
     await backend.stop?.();
   });
+
+  it("is left to the leader: a replica that does not lead deletes nothing until it leads", async () => {
+    const { cluster, storage, deps, orphan } = await setup();
+    await orphan("e", { state: "pending" });
+    let leader = false;
+    const ctx = {
+      storage,
+      mountPath: "kube/",
+      config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options: {} },
+      logger: deps.logger,
+      isLeader: () => leader,
+    };
+    const backend = createKubernetesSecretsBackend(ctx, { clients: deps.clients, now: () => (T + 1000) * 1000, reconcileIntervalMs: 20 });
+    await backend.start?.(ctx);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(cluster.paths()).toHaveLength(2);
+    leader = true;
+    await expect.poll(() => cluster.paths()).toEqual([]);
+    await backend.stop?.();
+  });
 });
