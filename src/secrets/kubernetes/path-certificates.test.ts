@@ -1,5 +1,4 @@
 import * as x509 from "@peculiar/x509";
-import { register } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { CERT, engineCore, fakeCluster, KEY, OTHER_KEY } from "./test-harness.js";
 
@@ -45,7 +44,8 @@ describe("certificate verbs", () => {
     expect(warned.map((r) => (r.obj as { name: string }).name)).toContain("k8s/alice");
     expect(warned.map((r) => (r.obj as { name: string }).name)).not.toContain("k8s/bob");
     expect(lk.logger.text()).not.toContain("PRIVATE KEY");
-    const gauge = await register.getSingleMetric("latchkey_certificate_expiry_seconds")?.get();
+    // The gauge is in the core's own registry, the one sys/metrics serves.
+    const gauge = await lk.core.metrics.registry.getSingleMetric("latchkey_certificate_expiry_seconds")?.get();
     expect(gauge?.values).toContainEqual({ labels: { mount: "kube/", name: "k8s/bob" }, value: 18 * 86_400 });
     const read = await lk.request("GET", "kube/certificates/k8s/alice");
     expect(read.body.data).toMatchObject({ key_set: true, certificate_data: CERT });
