@@ -12,7 +12,7 @@ describe("deploy/ha", () => {
     const rendered = await forTestServer(await kubectl(["kustomize", overlay]));
     const out = await kubectl(["apply", "--dry-run=server", "-n", namespace, "-f", "-", "-o", "json"], { input: rendered });
     const items = (JSON.parse(out) as { items: { kind: string; spec?: any }[] }).items;
-    expect(items.map((i) => i.kind).sort()).toEqual(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
+    expect(items.map((i) => i.kind).sort()).toEqual(["ClusterRoleBinding", "ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]);
     const deployment = items.find((i) => i.kind === "Deployment")!;
     expect(deployment.spec.replicas).toBe(3);
     expect(items.find((i) => i.kind === "PodDisruptionBudget")!.spec.minAvailable).toBe(2);
