@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +72,15 @@ describe("latchkey servers on postgresql", () => {
     expect(dump).not.toContain(value);
     expect(dump).not.toContain(Buffer.from(value).toString("base64"));
     expect(rows.map((r) => r.value.toString("hex")).join("")).not.toContain(Buffer.from(value).toString("hex"));
+    // The same through pg_dump, the backup an operator would take (bytea comes out as hex).
+    const pgDump = spawnSync("pg_dump", ["--dbname", pgUrl(), "--schema", schema], { encoding: "utf8" });
+    expect(pgDump.status, pgDump.stderr).toBe(0);
+    expect(pgDump.stdout).toContain(`${schema}.kv`);
+    for (const secret of [value, root]) {
+      for (const form of [secret, Buffer.from(secret).toString("base64"), Buffer.from(secret).toString("hex")]) {
+        expect(pgDump.stdout.toLowerCase()).not.toContain(form.toLowerCase());
+      }
+    }
     const password = new URL(pgUrl()).password;
     for (const s of servers) expect(s.output()).not.toContain(password);
   }, 120_000);
