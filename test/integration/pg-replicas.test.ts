@@ -1,46 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
-import { dropSchema, pgQuery, pgUrl, uniqueSchema } from "../ha/pg.js";
+import { api } from "../helpers/process.js";
+import { pgQuery, pgUrl } from "../ha/pg.js";
+import { pgReplicas } from "../ha/replicas.js";
 
 /**
  * Real `latchkey server` processes sharing one PostgreSQL schema: what one
  * acknowledges, the others serve, and a restart keeps it.
  */
 describe("latchkey servers on postgresql", () => {
-  const dir = mkdtempSync(join(tmpdir(), "latchkey-pg-replicas-"));
-  const schema = uniqueSchema("rep");
-  const servers: ServerProcess[] = [];
-
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-    await dropSchema(schema);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Every replica reads the URL from a file, as the deploy/ha overlay mounts it from a Secret. */
-  const config = (() => {
-    writeFileSync(join(dir, "pg-url"), `${pgUrl()}\n`, { mode: 0o600 });
-    const path = join(dir, "latchkey.yaml");
-    writeFileSync(
-      path,
-      [
-        `listener: {address: "127.0.0.1:0"}`,
-        `storage: {postgres: {url_file: ${join(dir, "pg-url")}, schema: ${schema}, pool_size: 4}}`,
-        `seal: {auto: {key_file: ${join(dir, "unseal.key")}}}`,
-        `log_level: info`,
-      ].join("\n"),
-    );
-    return path;
-  })();
-  const start = async () => {
-    const server = await startServerProcess(["--config", config]);
-    servers.push(server);
-    return server;
-  };
+  // Every replica reads the URL from a file, as the deploy/ha overlay mounts it from a Secret.
+  const replicas = pgReplicas("rep", "info");
+  const { schema, servers, start } = replicas;
+  afterAll(() => replicas.cleanup());
 
   it("serves on every replica what one acknowledged, keeps it across restarts, and keeps the URL out of its output", async () => {
     const a = await start();
