@@ -22,14 +22,13 @@ export function secretBody(i: number): { data: Record<string, string> } {
  */
 export async function startKvServer(ctx: BenchContext, label: string): Promise<{ server: LatchkeyServer; token: string }> {
   const server = await startLatchkey(ctx, { mode: "config" }, label);
+  return { server, token: await mountKv(server) };
+}
+
+/** Mounts KV version 2 at secret/ and returns an application token that may read and write secret/data/app/*. */
+export async function mountKv(server: LatchkeyServer): Promise<string> {
   await api(server.address, "POST", "sys/mounts/secret", server.rootToken, { type: "kv", options: { version: "2" } });
-  const token = await tokenWithPolicy(
-    server.address,
-    server.rootToken,
-    "bench-kv",
-    `path "secret/data/app/*" { capabilities = ["create", "read", "update"] }`,
-  );
-  return { server, token };
+  return tokenWithPolicy(server.address, server.rootToken, "bench-kv", `path "secret/data/app/*" { capabilities = ["create", "read", "update"] }`);
 }
 
 /** Writes secret/app/s0 .. s<KV_KEYS-1>, a few at a time. */

@@ -25,19 +25,21 @@ export interface LatchkeyServerOptions {
   rootToken?: string;
   /** Seconds between expiration-manager ticks (config mode). */
   leaseTick?: string;
+  /** Config mode: the `storage:` value (YAML flow mapping) instead of SQLite in the data dir. */
+  storage?: string;
 }
 
 const DEV_ROOT_TOKEN = "lks.bench-root";
 
-/** Writes the config of a SQLite + auto-seal server on a free loopback port; returns its path. */
-export function writeServerConfig(dataDir: string, leaseTick = "1s"): string {
+/** Writes the config of an auto-seal server (SQLite in `dataDir` unless `storage` says otherwise) on a free loopback port; returns its path. */
+export function writeServerConfig(dataDir: string, leaseTick = "1s", storage?: string): string {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, "latchkey.yaml");
   writeFileSync(
     file,
     [
       `listener: {address: "127.0.0.1:0"}`,
-      `storage: {sqlite: {path: "${join(dataDir, "latchkey.db")}"}}`,
+      `storage: ${storage ?? `{sqlite: {path: "${join(dataDir, "latchkey.db")}"}}`}`,
       `seal: {auto: {key_file: "${join(dataDir, "unseal.key")}"}}`,
       `log_level: warn`,
       `lease_tick: ${leaseTick}`,
@@ -59,7 +61,7 @@ export async function startLatchkey(ctx: BenchContext, opts: LatchkeyServerOptio
   const args =
     opts.mode === "dev"
       ? ["server", "--dev", "--dev-root-token", DEV_ROOT_TOKEN, "--listen", "127.0.0.1:0", "--log-level", "warn"]
-      : ["server", "--config", writeServerConfig(dataDir, opts.leaseTick)];
+      : ["server", "--config", writeServerConfig(dataDir, opts.leaseTick, opts.storage)];
   const process = spawnNode([LATCHKEY_BIN, ...args], {
     cpus: ctx.settings.cpus?.server,
     nodeFlags: profileFlags(ctx, label),
@@ -74,7 +76,7 @@ export async function startLatchkey(ctx: BenchContext, opts: LatchkeyServerOptio
     rootToken = init.root_token;
   }
   await waitUntilReady(address);
-  return { process, address, rootToken, dbPath: join(dataDir, "latchkey.db") };
+  return { process, address, rootToken, ...(opts.storage === undefined && { dbPath: join(dataDir, "latchkey.db") }) };
 }
 
 /** Polls sys/health until it answers 200 (initialised and unsealed). */

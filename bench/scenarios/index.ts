@@ -6,6 +6,7 @@ import { floorKvRead } from "./floor-kv-read.js";
 import { floorLoginBatch } from "./floor-login-batch.js";
 import { floorLoginService } from "./floor-login-service.js";
 import { floorTokenRead } from "./floor-token-read.js";
+import { k8sLoginJwksServicePg1, k8sLoginJwksServicePg2, kvV2ReadPg1, kvV2ReadPg2 } from "./ha-postgres.js";
 import { k8sLoginJwksBatch } from "./k8s-login-jwks-batch.js";
 import { k8sLoginJwksService } from "./k8s-login-jwks-service.js";
 import { k8sLoginTokenreviewCached } from "./k8s-login-tokenreview-cached.js";
@@ -26,9 +27,13 @@ export const SCENARIOS: Scenario[] = [
   floorKvRead,
   kvV2ReadSqlite,
   kvV2WriteSqlite,
+  kvV2ReadPg1,
+  kvV2ReadPg2,
   rs256VerifyRaw,
   floorLoginService,
   k8sLoginJwksService,
+  k8sLoginJwksServicePg1,
+  k8sLoginJwksServicePg2,
   floorLoginBatch,
   k8sLoginJwksBatch,
   k8sTokenreviewDirect,
