@@ -207,6 +207,13 @@ export interface LeaseRegistration {
   internal?: Record<string, unknown>;
   /** Explicit lease id (auth leases use `auth/token/create/<token key>`-style ids); generated when absent. */
   leaseId?: string;
+  /**
+   * The explicit id is new (derived from a value generated for this lease), so
+   * no previous lease under it is looked for. The registration then only
+   * writes, and on PostgreSQL a write-only transaction never fails to
+   * serialise against concurrent logins.
+   */
+  freshId?: boolean;
 }
 
 /**

@@ -403,7 +403,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       };
       const write = async (tx: StorageView) => {
         // Only an explicit id can already exist; replace it and drop its old index keys.
-        const previous = reg.leaseId === undefined ? undefined : await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
+        const previous = reg.leaseId === undefined || reg.freshId ? undefined : await tx.getJSON<StoredLease>(entryKey(lease.leaseId));
         await writeLease(tx, lease, previous);
       };
       if (within) await write(within);

@@ -62,6 +62,7 @@ describe("service tokens", () => {
         maxExpireTime: START_SECONDS + MAX_TOKEN_TTL,
         renewable: true,
         authTokenKey: entry.key,
+        freshId: true,
       },
     ]);
     expect(await h.tokens.lookup(token)).toEqual(entry);

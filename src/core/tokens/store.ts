@@ -189,6 +189,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
             // Vault's lease ids for tokens: the creating path plus the token's key,
             // so `revoke-prefix auth/kubernetes/` revokes every login of that mount.
             leaseId: `${params.path}/${entry.key}`,
+            // A generated token's key is new; an explicit id may have left a lease behind.
+            freshId: params.id === undefined,
             ttl,
             maxExpireTime,
             renewable: entry.renewable,
@@ -205,7 +207,9 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.putJSON(accessorKey(hashAccessor(entry.accessor)), { key: entry.key, accessor: entry.accessor });
       if (parentKey !== undefined) await tx.putJSON(childKey(parentKey, entry.key), {});
     });
-    changed(entry.key);
+    // No cache holds a generated key yet (misses are not cached): only an explicit id, which may
+    // have been in use before, is announced. On PostgreSQL that saves every login a NOTIFY.
+    if (params.id !== undefined) changed(entry.key);
     return { token, entry };
   }
 
