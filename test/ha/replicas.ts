@@ -72,3 +72,20 @@ export async function leaderOf(replicas: ServerProcess[]): Promise<ServerProcess
   const leaders = views.filter((v) => v.json.is_self === true);
   return leaders.length === 1 ? leaders[0].s : undefined;
 }
+
+/** The lease ids the servers' debug logs say were revoked, once per revocation. */
+export function revokedLeases(servers: ServerProcess[]): string[] {
+  const ids: string[] = [];
+  for (const s of servers) {
+    for (const line of s.output().split("\n")) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const rec = JSON.parse(line) as { msg?: string; lease_id?: string };
+        if (rec.msg === "lease revoked" && rec.lease_id) ids.push(rec.lease_id);
+      } catch {
+        // not a log record
+      }
+    }
+  }
+  return ids;
+}
