@@ -107,7 +107,7 @@ export function createCore(opts: CoreOptions) {
       return unsubscribe;
     },
   };
-  const quotas = createQuotaStore(barrier);
+  const quotas = createQuotaStore(barrier, invalidations);
   const leadership = opts.leadership ?? alwaysLeader;
   /** The address this replica serves on (set once it listens), reported by sys/leader. */
   let apiAddress = "";
@@ -131,6 +131,23 @@ export function createCore(opts: CoreOptions) {
 
   /** Set while this replica publishes its own mount-table change (local delivery is synchronous). */
   let publishingMounts = false;
+
+  /** Another replica rotated the keyring: write under its new term from now on. */
+  async function reloadKeyring() {
+    try {
+      await barrier.reload();
+    } catch (err) {
+      // Sealed meanwhile, or storage failed: a value under an unknown term still reloads it on read.
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, "could not reload the keyring");
+    }
+  }
+
+  /** sys/rotate: a new data key, announced so that every replica encrypts with it. */
+  async function rotateKeyring(): Promise<number> {
+    const term = await barrier.rotate();
+    invalidations.publish({ kind: "keyring" });
+    return term;
+  }
 
   async function recordLeader() {
     if (!apiAddress) return;
@@ -161,6 +178,7 @@ export function createCore(opts: CoreOptions) {
       return unsealedState;
     },
     isSealed: () => barrier.isSealed(),
+    rotateKeyring,
     /** Runs after every successful unseal: loads mounts, policies, tokens, leases, audit devices. */
     async unsealed() {
       unsealedState = await postUnseal();
@@ -217,6 +235,12 @@ export function createCore(opts: CoreOptions) {
 
   async function postUnseal() {
     const coreView = barrier.view("core/");
+    // What other replicas changed while this one was sealed went unheard.
+    quotas.reset();
+    invalidations.subscribe((ev) => quotas.invalidated(ev));
+    invalidations.subscribe((ev) => {
+      if (ev.kind === "keyring" || ev.kind === "all") void reloadKeyring();
+    });
     let hmacKey = await coreView.get("token-hmac-key");
     if (!hmacKey) {
       hmacKey = randomBytes(32);

@@ -1,7 +1,7 @@
 /**
  * The one seam through which cached state is invalidated. Everything the core
  * caches in memory (resolved tokens, compiled ACLs, the mount tables, the
- * keyring) is dropped when an invalidation for it is published. On one server
+ * keyring, the quotas) is dropped when an invalidation for it is published. On one server
  * the bus is in-process; with several replicas on one database it also carries
  * each invalidation to the other replicas (PostgreSQL LISTEN/NOTIFY), so a
  * token revoked or a policy changed through one replica is enforced by all.
@@ -18,6 +18,8 @@ export type Invalidation =
   | { kind: "mounts" }
   /** The barrier keyring was rotated. */
   | { kind: "keyring" }
+  /** A rate-limit quota or the quota config was written or deleted. */
+  | { kind: "quotas" }
   /** Drop everything (a replica that missed messages, e.g. after a reconnect). */
   | { kind: "all" };
 

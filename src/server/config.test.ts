@@ -106,3 +106,19 @@ describe("storage.postgres", () => {
     expect(() => parseConfig({ storage: { postgres: { url }, sqlite: { path: "x" } } })).toThrow(/one backend/);
   });
 });
+
+describe("api_addr", () => {
+  it("is unset by default and kept as a URL without its trailing slash", () => {
+    expect(parseConfig({}).apiAddr).toBeUndefined();
+    expect(parseConfig({ api_addr: "https://latchkey-0.latchkey.svc:8200/" }).apiAddr).toBe("https://latchkey-0.latchkey.svc:8200");
+    expect(parseConfig({ api_addr: "http://10.0.0.7:8200" }).apiAddr).toBe("http://10.0.0.7:8200");
+  });
+
+  it("refuses what is not an http or https URL, naming the key", () => {
+    for (const bad of ["latchkey-0:8200", "ftp://latchkey:21", "", 8200, "https://user:pw@latchkey:8200", "https://latchkey:8200/?x=1"]) {
+      expect(() => parseConfig({ api_addr: bad }, "ha.yaml")).toThrow(
+        new ConfigError("ha.yaml: api_addr must be an http:// or https:// URL such as https://latchkey-0.latchkey:8200"),
+      );
+    }
+  });
+});

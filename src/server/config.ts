@@ -33,6 +33,12 @@ export interface ServerConfig {
   leaseTickSeconds: number;
   /** `max_inflight_requests`: requests beyond this many in progress get 503 with Retry-After; 0 is no cap. */
   maxInflightRequests: number;
+  /**
+   * `api_addr` (or `LATCHKEY_API_ADDR`, as Vault's `VAULT_API_ADDR`): the URL this
+   * replica advertises as `leader_address` in sys/leader while it leads; by
+   * default the address it listens on.
+   */
+  apiAddr?: string;
 }
 
 /** `storage.postgres`: the shared store of a highly available deployment. The URL is a secret: never logged. */
@@ -101,7 +107,7 @@ function only(obj: Record<string, unknown>, allowed: string[], where: string, fi
 
 export function parseConfig(doc: unknown, file = "config"): ServerConfig {
   if (!isObject(doc)) throw new ConfigError(`${file}: the top level must be a mapping`);
-  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick", "max_inflight_requests"], "", file);
+  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick", "max_inflight_requests", "api_addr"], "", file);
   const cfg: ServerConfig = structuredClone(DEFAULT_CONFIG);
 
   if (doc.listener !== undefined) cfg.listener = parseListener(doc.listener, cfg.listener, file);
@@ -164,7 +170,26 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
     }
     cfg.maxInflightRequests = n;
   }
+  if (doc.api_addr !== undefined) cfg.apiAddr = parseApiAddr(doc.api_addr, `${file}: api_addr`);
   return cfg;
+}
+
+/** The environment variable that overrides `api_addr`, as VAULT_API_ADDR does Vault's. */
+export const API_ADDR_ENV = "LATCHKEY_API_ADDR";
+
+/** An `api_addr`: a full http(s) URL such as `https://latchkey-0.latchkey:8200`, kept without a trailing slash. */
+export function parseApiAddr(value: unknown, where: string): string {
+  const text = typeof value === "string" ? value.trim() : "";
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname || url.search || url.hash || url.username) {
+    throw new ConfigError(`${where} must be an http:// or https:// URL such as https://latchkey-0.latchkey:8200`);
+  }
+  return text.replace(/\/+$/, "");
 }
 
 const LISTENER_KEYS = [

@@ -17,7 +17,7 @@ import { createPostgresStore } from "../storage/postgres.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { buildApp } from "./app.js";
-import { ConfigError, DEFAULT_CONFIG, loadConfigFile, parseHostPort, type ServerConfig } from "./config.js";
+import { API_ADDR_ENV, ConfigError, DEFAULT_CONFIG, loadConfigFile, parseApiAddr, parseHostPort, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 
 export interface ServerOptions {
@@ -150,7 +150,7 @@ export async function startServer(
   const bound = app.server.address();
   const actualPort = typeof bound === "object" && bound ? bound.port : port;
   const address = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
-  server.core.ha.address = address;
+  server.core.ha.address = cfg.apiAddr ?? address;
   server.core.logger.info({ address, storage: cfg.storage.type, seal: cfg.seal.type, dev: Boolean(opts.dev) }, "latchkey listening");
   return { ...server, address };
 }
@@ -170,6 +170,8 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       cfg.listener.address = opts.listen;
     }
     if (opts.logLevel) cfg.logLevel = opts.logLevel;
+    const apiAddr = process.env[API_ADDR_ENV];
+    if (apiAddr) cfg.apiAddr = parseApiAddr(apiAddr, API_ADDR_ENV);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`Error: ${err.message}\n`);

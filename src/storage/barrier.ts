@@ -104,10 +104,15 @@ export function createBarrier(physical: PhysicalStore): Barrier {
     state = undefined;
   }
 
-  async function reload(): Promise<void> {
-    const { rootKey } = unsealed();
-    const keyring = await readKeyring(rootKey);
-    if (state) install(rootKey, keyring);
+  /** Queued behind a rotation in flight, so that a read of the older keyring never replaces the newer one. */
+  function reload(): Promise<void> {
+    const next = rotation.then(async () => {
+      const { rootKey } = unsealed();
+      const keyring = await readKeyring(rootKey);
+      if (state) install(rootKey, keyring);
+    });
+    rotation = next.catch(() => undefined);
+    return next;
   }
 
   const codec: ValueCodec = {

@@ -17,7 +17,7 @@ interface Message {
   ev: Invalidation;
 }
 
-const KINDS = new Set(["token", "policy", "mounts", "keyring", "all"]);
+const KINDS = new Set(["token", "policy", "mounts", "keyring", "quotas", "all"]);
 
 /**
  * The invalidation bus of replicas sharing one PostgreSQL database. Publishing

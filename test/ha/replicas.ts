@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { api, startServerProcess, type ServerProcess } from "../helpers/process.js";
 import { dropSchema, pgUrl, uniqueSchema } from "./pg.js";
 
 /**
@@ -27,8 +27,9 @@ export function pgReplicas(label: string, logLevel = "warn") {
   return {
     schema,
     servers,
-    async start(): Promise<ServerProcess> {
-      const server = await startServerProcess(["--config", config]);
+    /** Starts one more replica; `env` is added to its environment (e.g. LATCHKEY_API_ADDR). */
+    async start(env: Record<string, string> = {}): Promise<ServerProcess> {
+      const server = await startServerProcess(["--config", config], env);
       servers.push(server);
       return server;
     },
@@ -49,4 +50,42 @@ export async function poll<T>(what: string, fn: () => Promise<T | undefined>, ti
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Polls `check` until it holds; resolves with the milliseconds it took. */
+export async function within(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const started = Date.now();
+  await poll(what, async () => ((await check()) ? true : undefined), timeoutMs);
+  return Date.now() - started;
+}
+
+/** Initialises the shared store through `server` with one unseal key (the replicas unseal themselves); returns the root token. */
+export async function initRoot(server: ServerProcess): Promise<string> {
+  const init = await api(server.address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
+  if (init.status !== 200) throw new Error(`sys/init answered ${init.status}: ${init.text}`);
+  return init.json.root_token as string;
+}
+
+/** The one replica of `replicas` that says it leads, or undefined while there is not exactly one. */
+export async function leaderOf(replicas: ServerProcess[]): Promise<ServerProcess | undefined> {
+  const views = await Promise.all(replicas.map(async (s) => ({ s, json: (await api(s.address, "GET", "sys/leader")).json })));
+  const leaders = views.filter((v) => v.json.is_self === true);
+  return leaders.length === 1 ? leaders[0].s : undefined;
+}
+
+/** The lease ids the servers' debug logs say were revoked, once per revocation. */
+export function revokedLeases(servers: ServerProcess[]): string[] {
+  const ids: string[] = [];
+  for (const s of servers) {
+    for (const line of s.output().split("\n")) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const rec = JSON.parse(line) as { msg?: string; lease_id?: string };
+        if (rec.msg === "lease revoked" && rec.lease_id) ids.push(rec.lease_id);
+      } catch {
+        // not a log record
+      }
+    }
+  }
+  return ids;
 }

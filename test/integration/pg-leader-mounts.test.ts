@@ -1,13 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { api } from "../helpers/process.js";
-import { pgReplicas, poll } from "../ha/replicas.js";
-
-/** Polls `check` until it holds; resolves with the milliseconds it took. */
-async function within(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  await poll(what, async () => ((await check()) ? true : undefined), timeoutMs);
-  return Date.now() - started;
-}
+import { pgReplicas, within } from "../ha/replicas.js";
 
 /**
  * Two real `latchkey server` processes on one PostgreSQL schema: a mount or

@@ -1,24 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { api, type ServerProcess } from "../helpers/process.js";
 import { pgQuery, pgUrl } from "../ha/pg.js";
-import { pgReplicas, poll } from "../ha/replicas.js";
+import { pgReplicas, poll, revokedLeases } from "../ha/replicas.js";
 
-/** The lease ids the servers' logs say were revoked, once per revocation. */
-function revokedLeases(servers: ServerProcess[]): string[] {
-  const ids: string[] = [];
-  for (const s of servers) {
-    for (const line of s.output().split("\n")) {
-      if (!line.startsWith("{")) continue;
-      try {
-        const rec = JSON.parse(line) as { msg?: string; lease_id?: string };
-        if (rec.msg === "lease revoked" && rec.lease_id) ids.push(rec.lease_id);
-      } catch {
-        // not a log record
-      }
-    }
-  }
-  return ids;
-}
 
 /**
  * Three real `latchkey server` processes on one PostgreSQL schema: one is

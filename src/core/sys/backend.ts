@@ -32,6 +32,8 @@ export interface SysCore {
   metrics: ReturnType<typeof createMetrics>;
   ha: { leadership: Leadership; leaderAddress(): Promise<string> };
   isSealed(): boolean;
+  /** Rotates the barrier keyring and tells the other replicas. */
+  rotateKeyring(): Promise<number>;
   unsealed(): Promise<void>;
   seal(): Promise<void>;
   initialize(params: { secretShares: number; secretThreshold: number }): Promise<{ keys: Uint8Array[]; rootToken: string }>;
@@ -135,7 +137,7 @@ function miscPaths(core: SysCore): PathDef[] {
       sudo: true,
       ops: {
         update: async () => {
-          await core.barrier.rotate();
+          await core.rotateKeyring();
           return {};
         },
       },

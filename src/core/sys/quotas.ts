@@ -1,6 +1,7 @@
 import type { Barrier } from "../../storage/barrier.js";
 import { mirroredResponse } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
+import type { Invalidation, InvalidationBus } from "../invalidation.js";
 import type { Router } from "../router.js";
 import { parseDuration } from "../tokens/duration.js";
 import type { PathDef } from "../types.js";
@@ -44,34 +45,61 @@ const defaultConfig = (): QuotaConfig => ({
 /**
  * The persisted quotas, kept in memory once read so that the check on every
  * request costs no storage read. `version` changes on every write so that the
- * enforcer drops the buckets of a quota that changed.
+ * enforcer drops the buckets of a quota that changed. Every write publishes a
+ * `quotas` invalidation, on which the other replicas on the same database
+ * forget their copy (`reset`).
  */
-export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">) {
+export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">, invalidations?: Pick<InvalidationBus, "publish">) {
   let quotas: Map<string, RateLimitQuota> | undefined;
   let config: QuotaConfig = defaultConfig();
   let version = 0;
+  /** Bumped by `reset`: a load that began before it read what may be stale, and is not kept. */
+  let generation = 0;
   const view = () => barrier.view("sys/quotas/");
 
   async function load() {
     if (quotas) return quotas;
+    const started = generation;
     const v = view();
     const loaded = new Map<string, RateLimitQuota>();
     for (const name of await v.list("rate-limit/")) {
       const q = await v.getJSON<RateLimitQuota>(`rate-limit/${name}`);
       if (q) loaded.set(name, q);
     }
-    config = (await v.getJSON<QuotaConfig>("config")) ?? defaultConfig();
+    const loadedConfig = (await v.getJSON<QuotaConfig>("config")) ?? defaultConfig();
+    if (started !== generation) return load();
+    config = loadedConfig;
     quotas = loaded;
     version++;
     return loaded;
   }
 
+  /** Set while this store publishes its own change (local delivery is synchronous). */
+  let publishing = false;
+  /** After a write: this replica's copy is current; the other replicas drop theirs. */
+  function changed() {
+    version++;
+    publishing = true;
+    try {
+      invalidations?.publish({ kind: "quotas" });
+    } finally {
+      publishing = false;
+    }
+  }
+
+  /** Forgets the cache: the next check reads storage again. */
+  function reset() {
+    quotas = undefined;
+    generation++;
+    version++;
+  }
+
   return {
     load,
-    /** Forgets the cache (on seal): the next unsealed check reads storage again. */
-    reset() {
-      quotas = undefined;
-      version++;
+    reset,
+    /** Another replica changed the quotas, or this one may have missed changes. */
+    invalidated(ev: Invalidation) {
+      if ((ev.kind === "quotas" && !publishing) || ev.kind === "all") reset();
     },
     /** The quotas and config in force, or nothing while sealed (seal has its own 503). */
     async current(): Promise<{ quotas: RateLimitQuota[]; config: QuotaConfig; version: number } | undefined> {
@@ -83,7 +111,7 @@ export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">) {
       const loaded = await load();
       await view().putJSON(`rate-limit/${q.name}`, q);
       loaded.set(q.name, q);
-      version++;
+      changed();
     },
     async get(name: string) {
       return (await load()).get(name);
@@ -95,7 +123,7 @@ export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">) {
       const loaded = await load();
       await view().delete(`rate-limit/${name}`);
       loaded.delete(name);
-      version++;
+      changed();
     },
     async config() {
       await load();
@@ -105,7 +133,7 @@ export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">) {
       await load();
       await view().putJSON("config", next);
       config = next;
-      version++;
+      changed();
     },
   };
 }
