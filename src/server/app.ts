@@ -4,6 +4,7 @@ import { badRequest, LatchkeyError } from "../core/errors.js";
 import { depthMessage, exceedsDepth, jsonChildren } from "../core/json-depth.js";
 import type { Logger } from "../core/types.js";
 import type { ListenerConfig } from "./config.js";
+import { clientGoneSignal } from "./client-gone.js";
 import { isListRequest } from "./list-method.js";
 import { answerClientError, createListenerServer, errorBody } from "./listener.js";
 import { createInflightGate, createRateLimiter } from "./quotas.js";
@@ -124,12 +125,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   async function handleApi(path: string, req: FastifyRequest, reply: FastifyReply, body: unknown) {
-    const controller = new AbortController();
-    // The request stream closes once its body is read; only the response closing
-    // before it finished means the client went away.
-    reply.raw.once("close", () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
+    const signal = clientGoneSignal(reply.raw);
     const res = await opts.core.handle({
       // A LIST arrives as GET (list-method.ts) and goes on as the LIST it was.
       method: isListRequest(req.raw) ? "LIST" : req.method,
@@ -139,7 +135,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       token: tokenFrom(req.headers),
       wrapTtl: headerValue(req.headers["x-vault-wrap-ttl"]),
       remoteAddress: req.ip,
-      signal: controller.signal,
+      get signal() {
+        return signal();
+      },
     });
     reply.header("cache-control", "no-store");
     if (res.raw) return reply.code(res.status).type(res.raw.contentType).send(res.raw.body);
