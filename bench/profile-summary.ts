@@ -1,8 +1,18 @@
-// `node dist-bench/bench/profile-summary.js <file.cpuprofile> [top]`: where a
-// V8 CPU profile (from `npm run bench -- --cpu-prof`) spends its time, by
+// `node dist-bench/bench/profile-summary.js <file.cpuprofile> [top] [--serving] [--requests N] [--match re]`:
+// where a V8 CPU profile (from `npm run bench -- --cpu-prof`) spends its time, by
 // function (self time) and by file (self time), and inclusive time of the
 // latchkey functions, so a weak ratio can be traced to the code that limits it.
+//
+// --serving    only the samples after start-up (module loading) up to the last
+//              100 ms window in which the process was at least half busy: set-up,
+//              warm-up and the measured load, without the start-up that makes up
+//              most of a quick run's profile, nor the idle end.
+// --requests N the requests served in that stretch: shares are also printed as
+//              µs of CPU per request (the per-stage budget in bench/RESULTS.md).
+// --match re   inclusive time of every frame whose label matches the regular
+//              expression, Node's own included (e.g. `parserOnHeadersComplete|writev`).
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 
 interface ProfileNode {
   id: number;
@@ -18,25 +28,66 @@ interface CpuProfile {
   endTime: number;
 }
 
-const [file, topArg] = process.argv.slice(2);
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { serving: { type: "boolean", default: false }, requests: { type: "string" }, match: { type: "string" } },
+});
+const [file, topArg] = positionals;
 if (!file) {
-  process.stderr.write("usage: profile-summary <file.cpuprofile> [top]\n");
+  process.stderr.write("usage: profile-summary <file.cpuprofile> [top] [--serving] [--requests N] [--match regex]\n");
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
+const requests = flags.requests ? Number(flags.requests) : undefined;
 const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
 
-// Time per sample node, from the deltas (more exact than hitCount × interval).
-const selfUs = new Map<number, number>();
-for (let i = 0; i < profile.samples.length; i++) {
-  const id = profile.samples[i];
-  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+// Each sample's time (from the deltas: more exact than hitCount × interval) and when it was taken.
+const samples: { id: number; us: number; at: number }[] = [];
+for (let i = 0, at = 0; i < profile.samples.length; i++) {
+  const us = profile.timeDeltas[i + 1] ?? 0;
+  at += profile.timeDeltas[i] ?? 0;
+  samples.push({ id: profile.samples[i], us, at });
 }
+
+/** Whether a sample's stack is loading modules: start-up, or a module imported on first use. */
+function loadingModules(id: number): boolean {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    if (byId.get(cur)!.callFrame.url.startsWith("node:internal/modules/")) return true;
+  }
+  return false;
+}
+
+/**
+ * The samples after start-up (the last 100 ms window that spent a tenth of its
+ * time loading modules) up to the last window that was at least half busy.
+ */
+function servingStretch(all: typeof samples): typeof samples {
+  const WINDOW_US = 100_000;
+  const windows = new Map<number, { loading: number; busy: number; total: number }>();
+  for (const s of all) {
+    const key = Math.floor(s.at / WINDOW_US);
+    const w = windows.get(key) ?? { loading: 0, busy: 0, total: 0 };
+    w.total += s.us;
+    if (!idleIds.has(s.id)) w.busy += s.us;
+    if (loadingModules(s.id)) w.loading += s.us;
+    windows.set(key, w);
+  }
+  const keys = [...windows.keys()];
+  const from = Math.max(-1, ...keys.filter((k) => windows.get(k)!.loading >= windows.get(k)!.total / 10)) + 1;
+  const to = Math.max(from, ...keys.filter((k) => windows.get(k)!.busy >= windows.get(k)!.total / 2)) + 1;
+  return all.filter((s) => s.at >= from * WINDOW_US && s.at < to * WINDOW_US);
+}
+
+const chosen = flags.serving ? servingStretch(samples) : samples;
+const selfUs = new Map<number, number>();
+for (const s of chosen) selfUs.set(s.id, (selfUs.get(s.id) ?? 0) + s.us);
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
+const busyUs = [...selfUs].filter(([id]) => !idleIds.has(id)).reduce((a, [, us]) => a + us, 0);
 
 function shortUrl(url: string): string {
   if (url === "") return "(native)";
@@ -69,7 +120,8 @@ for (const [id, us] of selfUs) {
   }
 }
 
-const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1).padStart(5)}%`;
+const perRequest = (us: number) => (requests ? `  ${(us / requests).toFixed(1).padStart(6)} µs` : "");
+const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1).padStart(5)}%${perRequest(us)}`;
 const print = (title: string, map: Map<string, number>, filter: (k: string) => boolean = () => true) => {
   process.stdout.write(`\n${title}\n`);
   [...map]
@@ -79,7 +131,14 @@ const print = (title: string, map: Map<string, number>, filter: (k: string) => b
     .forEach(([k, us]) => process.stdout.write(`${pct(us)}  ${k}\n`));
 };
 
-process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(2)} s sampled\n`);
+process.stdout.write(
+  `${file}: ${(totalUs / 1e6).toFixed(2)} s sampled${flags.serving ? " while serving" : ""}, ` +
+    `${(busyUs / 1e6).toFixed(2)} s busy${perRequest(busyUs) && `, ${perRequest(busyUs).trim()} busy per request`}\n`,
+);
 print("self time by function", selfByFunction);
 print("self time by file", selfByFile);
 print("inclusive time, latchkey code", inclusive, (k) => k.includes(" dist/"));
+if (flags.match) {
+  const re = new RegExp(flags.match);
+  print(`inclusive time, frames matching /${flags.match}/`, inclusive, (k) => re.test(k));
+}

@@ -463,7 +463,10 @@ export function createCore(opts: CoreOptions) {
       connection: { remoteAddress: req.remoteAddress },
       storage: storage ?? sysStorage,
       requestId,
-      signal: req.signal,
+      // Read only by backends that call out; the server layer makes it on first use.
+      get signal() {
+        return req.signal;
+      },
       wrapTtl,
     };
     // Vault's ExistenceCheck: a write to something that does not exist is `create`.

@@ -4,6 +4,7 @@ import { badRequest, LatchkeyError } from "../core/errors.js";
 import { depthMessage, exceedsDepth, jsonChildren } from "../core/json-depth.js";
 import type { Logger } from "../core/types.js";
 import type { ListenerConfig } from "./config.js";
+import { clientGoneSignal } from "./client-gone.js";
 import { isListRequest } from "./list-method.js";
 import { answerClientError, createListenerServer, errorBody } from "./listener.js";
 import { createInflightGate, createRateLimiter } from "./quotas.js";
@@ -41,17 +42,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onRequest", async (_req, reply) => {
-    if (closing) return reply.code(503).header("connection", "close").send(errorBody("latchkey is shutting down"));
-  });
-
-  // Vault answers JSON as exactly `application/json`, and some clients (@litehex/node-vault)
-  // refuse anything else; fastify appends `; charset=utf-8` to every JSON type it sends,
-  // its own errors included, so the parameter comes off here, once for every response.
-  app.addHook("onSend", (_req, reply, payload, done) => {
-    const type = reply.getHeader("content-type");
-    if (typeof type === "string" && type.startsWith("application/json;")) reply.header("content-type", "application/json");
-    done(null, payload);
+  app.addHook("onRequest", (_req, reply, done) => {
+    if (closing) sendJson(reply.header("connection", "close"), 503, errorBody("latchkey is shutting down"));
+    else done();
   });
 
   // Vault clients send JSON with or without a content type, and often an empty body.
@@ -75,16 +68,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      return reply.code(413).send(errorBody(`request body too large: the limit is ${opts.maxRequestSize} bytes`));
+      return sendJson(reply, 413, errorBody(`request body too large: the limit is ${opts.maxRequestSize} bytes`));
     }
     const given = err instanceof LatchkeyError ? err.status : err.statusCode;
     const status = given && given >= 400 && given < 500 ? given : 500;
     if (status === 500) opts.logger.error({ err, url: req.url.split("?")[0] }, "unhandled error");
-    return reply.code(status).send(errorBody(status === 500 ? "internal error" : err.message));
+    return sendJson(reply, status, errorBody(status === 500 ? "internal error" : err.message));
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(errorBody(`no handler for ${req.method} ${req.url.split("?")[0]}: the API lives under /v1/`));
+    sendJson(reply, 404, errorBody(`no handler for ${req.method} ${req.url.split("?")[0]}: the API lives under /v1/`));
   });
 
   const limiter = createRateLimiter(opts.core.quotas);
@@ -97,23 +90,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       const params = req.params as { "*": string };
       const body = req.body;
       if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
-        return reply.code(400).send(errorBody("request body must be a JSON object"));
+        return sendJson(reply, 400, errorBody("request body must be a JSON object"));
       }
       const path = params["*"];
       const verdict = await limiter.check(path, req.ip);
       if (verdict.headers) reply.headers(verdict.headers);
       if (!verdict.allowed) {
         // Vault's answer to a rate-limit quota: 429, its message, and when to come back.
-        return reply
-          .code(429)
-          .header("retry-after", String(verdict.retryAfterSeconds))
-          .send(errorBody(`request path "${path}": rate limit quota exceeded`));
+        reply.header("retry-after", String(verdict.retryAfterSeconds));
+        return sendJson(reply, 429, errorBody(`request path "${path}": rate limit quota exceeded`));
       }
       if (!inflight.tryEnter()) {
-        return reply
-          .code(503)
-          .header("retry-after", "1")
-          .send(errorBody(`latchkey is at its limit of ${opts.maxInflightRequests} requests in progress: retry shortly`));
+        reply.header("retry-after", "1");
+        return sendJson(reply, 503, errorBody(`latchkey is at its limit of ${opts.maxInflightRequests} requests in progress: retry shortly`));
       }
       try {
         return await handleApi(path, req, reply, body);
@@ -124,12 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   async function handleApi(path: string, req: FastifyRequest, reply: FastifyReply, body: unknown) {
-    const controller = new AbortController();
-    // The request stream closes once its body is read; only the response closing
-    // before it finished means the client went away.
-    reply.raw.once("close", () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
+    const signal = clientGoneSignal(reply.raw);
     const res = await opts.core.handle({
       // A LIST arrives as GET (list-method.ts) and goes on as the LIST it was.
       method: isListRequest(req.raw) ? "LIST" : req.method,
@@ -139,24 +123,34 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       token: tokenFrom(req.headers),
       wrapTtl: headerValue(req.headers["x-vault-wrap-ttl"]),
       remoteAddress: req.ip,
-      signal: controller.signal,
+      get signal() {
+        return signal();
+      },
     });
     reply.header("cache-control", "no-store");
-    if (res.raw) return reply.code(res.status).type(res.raw.contentType).send(res.raw.body);
+    if (res.raw) {
+      const { contentType, body: raw } = res.raw;
+      return reply.code(res.status).type(contentType).send(typeof raw === "string" ? Buffer.from(raw) : raw);
+    }
     if (res.body === undefined) return reply.code(res.status).send();
-    return reply.code(res.status).type("application/json").send(JSON.stringify(res.body));
+    return sendJson(reply, res.status, res.body);
   }
   return app;
 }
 
 function sendFrameworkError(err: FastifyError, reply: FastifyReply) {
   const message = err.code === "FST_ERR_BAD_URL" ? "invalid request path: malformed percent-encoding" : err.message;
-  // This reply runs no hooks, so the onSend hook cannot take fastify's charset off;
-  // a Buffer body keeps the content type as set.
-  return reply
-    .code(err.statusCode ?? 400)
-    .type("application/json")
-    .send(Buffer.from(JSON.stringify(errorBody(message))));
+  return sendJson(reply, err.statusCode ?? 400, errorBody(message));
+}
+
+/**
+ * Vault answers JSON as exactly `application/json`, and some clients
+ * (@litehex/node-vault) refuse anything else. Fastify appends `; charset=utf-8`
+ * to a JSON type sent as a string or an object, but keeps the type of a Buffer:
+ * every body goes out as one, raw ones included.
+ */
+function sendJson(reply: FastifyReply, status: number, body: unknown) {
+  return reply.code(status).type("application/json").send(Buffer.from(JSON.stringify(body)));
 }
 
 /** `X-Vault-Token` or `Authorization: Bearer`, as Vault accepts both. */
