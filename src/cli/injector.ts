@@ -19,6 +19,8 @@ export const registerInjector: CommandGroup = (program, ctx) => {
     .option("--webhook-config-name <name>", "the MutatingWebhookConfiguration whose caBundle --tls-auto maintains")
     .option("--tls-hosts <h1,h2>", "DNS names and IP addresses of the generated serving certificate")
     .option("--tls-validity <duration>", "validity of the generated serving certificate", "720h")
+    .option("--tls-secret-name <name>", "with --tls-auto and several replicas: the Secret they share the CA and certificate through, written by the holder of the Lease of that name")
+    .option("--leader-lease-duration <duration>", "how long a silent leader keeps that Lease", "15s")
     .option("--kubeconfig <file>", "kubeconfig; default: the pod's service account")
     .addOption(new Option("--native-sidecars <mode>", "inject native sidecars").choices(["auto", "on", "off"]).default("auto"))
     .option("--namespace <ns>", "the injector's own namespace, never injected (default: the pod's)")

@@ -6,7 +6,9 @@ import { createKubeClient, type KubeClient, type KubeClientConfig } from "../kub
 import { loadKubeconfig } from "../kube/kubeconfig.js";
 import type { InjectorOptions } from "./patch.js";
 import { buildInjectorApp, createInjectorMetrics, reconcileOnce, serverSupportsNativeSidecars, type InjectorApp } from "./server.js";
+import { startLeaderElection, type LeaderElector } from "./leader.js";
 import { setCaBundle, startAutoTls, watchPairFiles, type ServingPair } from "./tls.js";
+import { startSharedTls } from "./tls-shared.js";
 
 export interface InjectorFlags {
   listen: string;
@@ -22,6 +24,14 @@ export interface InjectorFlags {
   tlsHosts?: string;
   /** Serving certificate validity under --tls-auto; renewed at two thirds of it. */
   tlsValidity?: string;
+  /**
+   * Under --tls-auto: the Secret (in the injector's namespace) that replicas
+   * share the CA and serving pair through; the Lease of the same name elects
+   * the one replica that writes it. Absent: one replica, keys in memory only.
+   */
+  tlsSecretName?: string;
+  /** How long a silent leader keeps the Lease. Default 15 s. */
+  leaderLeaseDuration?: string;
   kubeconfig?: string;
   nativeSidecars?: "auto" | "on" | "off";
   namespace?: string;
@@ -31,8 +41,10 @@ export interface InjectorFlags {
 export interface RunningInjector {
   app: InjectorApp;
   port: number;
-  /** Under --tls-auto: the CA bundle published, and a forced renewal. */
+  /** Under --tls-auto: the CA bundle published, and a forced renewal (with --tls-secret-name, on the leader only). */
   bundle(): string | undefined;
+  /** With --tls-secret-name: whether this replica holds the Lease. */
+  isLeader(): boolean;
   rotate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,13 +64,26 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
   if (flags.tlsAuto && (!flags.webhookConfigName || hosts.length === 0)) {
     throw new Error("--tls-auto needs --webhook-config-name and --tls-hosts");
   }
+  if (flags.tlsSecretName !== undefined && !flags.tlsAuto) throw new Error("--tls-secret-name goes with --tls-auto");
+  if (flags.tlsSecretName !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(flags.tlsSecretName)) {
+    throw new Error(`--tls-secret-name must be a Kubernetes object name, not "${flags.tlsSecretName}"`);
+  }
+  const leaseMs = parseDuration(flags.leaderLeaseDuration ?? "15s", "--leader-lease-duration") * 1000;
+  if (leaseMs < 2000) throw new Error("--leader-lease-duration must be at least 2s");
+  const validityMs = parseDuration(flags.tlsValidity ?? "720h", "--tls-validity") * 1000;
+  if (flags.tlsAuto && validityMs < 30_000) throw new Error("--tls-validity must be at least 30s");
   const nativeMode = flags.nativeSidecars ?? "auto";
   if (!["auto", "on", "off"].includes(nativeMode)) throw new Error("--native-sidecars must be auto, on or off");
 
   const interval = parseDuration(flags.reconcileInterval ?? "60s", "--reconcile-interval") * 1000;
   // Without --tls-auto, --native-sidecars auto or the reconciler the injector needs no API server at all.
   const kube = flags.tlsAuto || nativeMode === "auto" || interval > 0 ? createKubeClient(kubeConfig(flags.kubeconfig)) : undefined;
-  const closers: (() => unknown)[] = [() => kube?.close()];
+  // Run last registered first, then the client: the Lease is handed back through it.
+  const closers: (() => unknown)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close();
+    await kube?.close();
+  };
   const api = (): KubeClient => {
     if (!kube) throw new Error("the injector was started without a Kubernetes client");
     return kube;
@@ -80,16 +105,30 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
     const onPair = (pair: ServingPair): void => swap(pair);
     const onError = (err: Error): void => logger.error({ err }, err.message);
     let pair: ServingPair;
-    let auto: Awaited<ReturnType<typeof startAutoTls>> | undefined;
-    if (flags.tlsAuto) {
-      const name = flags.webhookConfigName ?? "";
-      auto = await startAutoTls({
+    let auto: { pair: ServingPair; bundle(): string | undefined; rotate(): Promise<void>; stop(): void } | undefined;
+    let elector: LeaderElector | undefined;
+    const name = flags.webhookConfigName ?? "";
+    if (flags.tlsAuto && flags.tlsSecretName !== undefined) {
+      if (!ownNamespace) throw new Error("--tls-secret-name needs the injector's namespace: give --namespace or set POD_NAMESPACE");
+      const lease = { namespace: ownNamespace, name: flags.tlsSecretName };
+      elector = startLeaderElection(api(), { ...lease, leaseDurationMs: leaseMs, onError: (err) => logger.warn({ err }, err.message) });
+      const leading = elector;
+      closers.push(() => leading.stop());
+      auto = await startSharedTls(api(), {
+        namespace: ownNamespace,
+        secretName: flags.tlsSecretName,
+        webhookConfigName: name,
         hosts,
-        validityMs: parseDuration(flags.tlsValidity ?? "720h", "--tls-validity") * 1000,
-        publishBundle: (bundle) => setCaBundle(api(), name, bundle),
+        validityMs,
+        leader: leading,
         onPair,
         onError,
+        onInfo: (message) => logger.info({ identity: leading.identity }, message),
       });
+      closers.push(() => auto?.stop());
+      pair = auto.pair;
+    } else if (flags.tlsAuto) {
+      auto = await startAutoTls({ hosts, validityMs, publishBundle: (bundle) => setCaBundle(api(), name, bundle), onPair, onError });
       pair = auto.pair;
       closers.push(() => auto?.stop());
     } else {
@@ -103,7 +142,7 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
       app.server.setSecureContext({ cert: next.cert, key: next.key });
       logger.info("serving a renewed TLS certificate");
     };
-    closers.unshift(() => app.close());
+    closers.push(() => app.close());
     await app.listen({ host: listen[1]?.replace(/^\[|\]$/g, ""), port: Number(listen[2]) });
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : Number(listen[2]);
@@ -121,13 +160,12 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
       app,
       port,
       bundle: () => auto?.bundle(),
+      isLeader: () => elector?.isLeader() ?? false,
       rotate: () => auto?.rotate() ?? Promise.resolve(),
-      close: async () => {
-        for (const close of closers) await close();
-      },
+      close: closeAll,
     };
   } catch (err) {
-    for (const close of closers) await close();
+    await closeAll();
     throw err;
   }
 }

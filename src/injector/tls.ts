@@ -73,6 +73,26 @@ export async function generateCa(validityMs: number, now = new Date()): Promise<
   return { pem: ca.toString("pem"), subject: ca.subject, keys };
 }
 
+/** The CA as PEM certificate and PKCS#8 private key, for a Secret that replicas share. */
+export async function exportCa(ca: SigningCa): Promise<{ cert: string; key: string }> {
+  return { cert: ca.pem, key: pkcs8Pem(await webcrypto.subtle.exportKey("pkcs8", ca.keys.privateKey)) };
+}
+
+/** The inverse of exportCa: a CA another replica generated, able to sign again. */
+export async function importCa(certPem: string, keyPem: string): Promise<SigningCa> {
+  x509.cryptoProvider.set(webcrypto);
+  const cert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(keyPem.replace(/-----(BEGIN|END) PRIVATE KEY-----|\s/g, ""), "base64");
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, true, ["sign"]);
+  const publicKey = await cert.publicKey.export({ name: "ECDSA", namedCurve: "P-256" }, ["verify"], webcrypto);
+  return { pem: cert.toString("pem"), subject: cert.subject, keys: { privateKey, publicKey } };
+}
+
+function pkcs8Pem(der: ArrayBuffer): string {
+  const b64 = Buffer.from(der).toString("base64");
+  return `-----BEGIN PRIVATE KEY-----\n${b64.replace(/.{64}/g, "$&\n")}\n-----END PRIVATE KEY-----\n`;
+}
+
 /** A serving certificate signed by `ca` for `hosts` (DNS names or IP addresses). */
 export async function issueServing(ca: SigningCa, hosts: string[], validityMs: number, now = new Date()): Promise<GeneratedPair> {
   x509.cryptoProvider.set(webcrypto);
@@ -95,8 +115,7 @@ export async function issueServing(ca: SigningCa, hosts: string[], validityMs: n
       new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: "ip", value: h } : { type: "dns", value: h }))),
     ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
-  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{64}/g, "$&\n")}\n-----END PRIVATE KEY-----\n`;
+  const key = pkcs8Pem(await webcrypto.subtle.exportKey("pkcs8", keys.privateKey));
   return { cert: cert.toString("pem"), key, caPem: ca.pem, notAfter };
 }
 
@@ -110,6 +129,14 @@ const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigura
 interface WebhookConfiguration {
   metadata: { resourceVersion?: string };
   webhooks?: { clientConfig?: { caBundle?: string } }[];
+}
+
+/** The caBundle (PEM) every webhook of the configuration holds, or undefined when they differ or one has none. */
+export async function getCaBundle(kube: KubeClient, name: string, signal?: AbortSignal): Promise<string | undefined> {
+  const config = await kube.get<WebhookConfiguration>(`${WEBHOOKS}/${encodeURIComponent(name)}`, { signal });
+  const bundles = new Set((config.webhooks ?? []).map((w) => w.clientConfig?.caBundle ?? ""));
+  const [only] = bundles;
+  return bundles.size === 1 && only ? Buffer.from(only, "base64").toString("utf8") : undefined;
 }
 
 /** Sets every webhook's caBundle of one MutatingWebhookConfiguration (get + JSON patch guarded by resourceVersion). */
@@ -197,6 +224,6 @@ export async function startAutoTls(options: AutoTlsOptions): Promise<{ pair: Gen
 }
 
 /** PEM blocks each on their own lines: `toString("pem")` ends without a newline, and Go's PEM reader needs one. */
-function bundleOf(...cas: SigningCa[]): string {
+export function bundleOf(...cas: { pem: string }[]): string {
   return cas.map((c) => `${c.pem.trim()}\n`).join("");
 }
