@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import { createKubeClient, type KubeClient } from "../../src/kube/client.js";
+import type { KubeObject, PolicyRule } from "../../src/kube/types.js";
+import { collectionPath, objectHead } from "../../src/secrets/kubernetes/objects.js";
+import type { ObjectRef } from "../../src/secrets/kubernetes/types.js";
+import {
+  cleanup,
+  createClusterRole,
+  createServiceAccount,
+  identityWith,
+  kubeTestEnv,
+  MANAGED_BY_LATCHKEY,
+  objectsLabelled,
+  SA_REQUEST,
+  uniqueName,
+  uniqueNamespace,
+} from "../../test/helpers/k8s.js";
+import { useTestCluster } from "./k8s.js";
+import { api, startLatchkey } from "./latchkey.js";
+import { peakRssMb } from "./processes.js";
+import type { BenchContext, Measurement, Scenario } from "./types.js";
+
+/**
+ * The three shapes of `creds/<role>` the issuance scenarios measure: a token
+ * for an existing service account (bound to a per-lease Secret), a temporary
+ * service account bound to a predefined ClusterRole, and one with a Role
+ * generated from rules.
+ */
+export type CredsMode = "fixed" | "dynamic-role" | "generated-rules";
+
+/** What the generated and predefined roles grant; the figures do not depend on it. */
+const PODS: PolicyRule[] = [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }];
+/** The least the API server accepts (TokenRequest `expirationSeconds` ≥ 600), as the role's TTL gives. */
+const TOKEN_SECONDS = 600;
+const FIXED_ACCOUNT = "app";
+
+/** Issues measured one after another, after unmeasured warm-up ones; each leaves objects until the end of the scenario. */
+const SAMPLES = { quick: 40, full: 300 };
+const WARMUP = { quick: 5, full: 20 };
+
+interface CredsFixture {
+  host: string;
+  caPem: string;
+  namespace: string;
+  /** A service account holding reference 001's `sa-request` rules (plus Secrets): the target's identity, and the baseline's. */
+  jwt: string;
+  /** The predefined ClusterRole of `dynamic-role`. */
+  clusterRole: string;
+}
+
+/**
+ * A namespace of its own, the target identity, the fixed service account and
+ * the predefined ClusterRole. Clean-up deletes the namespace, and with it
+ * whatever a baseline created in it.
+ */
+async function credsFixture(ctx: BenchContext): Promise<CredsFixture> {
+  const env = kubeTestEnv();
+  ctx.defer(() => cleanup());
+  const namespace = await uniqueNamespace({ "latchkey.bench": "true" });
+  const jwt = await identityWith(namespace, "latchkey-jit", SA_REQUEST);
+  await createServiceAccount(namespace, FIXED_ACCOUNT);
+  const clusterRole = uniqueName("lk-bench-pods");
+  await createClusterRole(clusterRole, PODS);
+  return { host: env.host, caPem: env.caPem ?? "", namespace, jwt, clusterRole };
+}
+
+/** The latchkey role of each mode (`kubernetes/roles/<mode>`). */
+function roleFor(mode: CredsMode, fx: CredsFixture): Record<string, unknown> {
+  const common = { allowed_kubernetes_namespaces: [fx.namespace], token_default_ttl: `${TOKEN_SECONDS}s` };
+  if (mode === "fixed") return { ...common, service_account_name: FIXED_ACCOUNT };
+  if (mode === "dynamic-role") return { ...common, kubernetes_role_type: "ClusterRole", kubernetes_role_name: fx.clusterRole };
+  return { ...common, kubernetes_role_type: "Role", generated_role_rules: JSON.stringify({ rules: PODS }) };
+}
+
+/** Times `issueOnce` `SAMPLES` times in sequence, after the warm-up; ops/s is issues per second of the measured part. */
+async function sequentialLatency(ctx: BenchContext, issueOnce: () => Promise<void>): Promise<Measurement & { details: Record<string, unknown> }> {
+  const size = ctx.settings.quick ? "quick" : "full";
+  for (let i = 0; i < WARMUP[size]; i++) await issueOnce();
+  const ms: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < SAMPLES[size]; i++) {
+    const start = performance.now();
+    await issueOnce();
+    ms.push(performance.now() - start);
+  }
+  const elapsedS = (performance.now() - t0) / 1000;
+  ms.sort((a, b) => a - b);
+  const at = (p: number) => Math.round(ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)] * 100) / 100;
+  return {
+    ops_per_s: Math.round((ms.length / elapsedS) * 10) / 10,
+    p50_ms: at(50),
+    p99_ms: at(99),
+    peak_rss_mb: null,
+    details: { issues: ms.length, warmup_issues: WARMUP[size], max_ms: Math.round(ms[ms.length - 1] * 100) / 100 },
+  };
+}
+
+/**
+ * The baseline: the API calls latchkey makes for one credential, issued by
+ * the harness itself one after another on one keep-alive client with the
+ * target's identity and the same bodies (latchkey's labels and annotations).
+ */
+async function directIssue(client: KubeClient, mode: CredsMode, fx: CredsFixture): Promise<void> {
+  const name = `bench-${randomBytes(4).toString("hex")}`;
+  const namespace = fx.namespace;
+  const labels = { "app.kubernetes.io/managed-by": "latchkey-bench", "latchkey.io/mount": "bench", "latchkey.io/lease": randomBytes(12).toString("hex") };
+  const annotations = { "latchkey.io/mount-path": "kubernetes/", "latchkey.io/role": mode };
+  const create = <T extends KubeObject>(ref: ObjectRef, body: object) =>
+    client.create<T>(collectionPath(ref), { ...objectHead(ref, labels, annotations), ...body });
+  const token = { audiences: [], expirationSeconds: TOKEN_SECONDS };
+
+  if (mode === "fixed") {
+    const secret = await create({ kind: "Secret", name, namespace }, { type: "Opaque" });
+    await client.createTokenRequest(namespace, FIXED_ACCOUNT, { ...token, boundSecret: { name, uid: secret.metadata.uid ?? "" } });
+    return;
+  }
+  await create({ kind: "ServiceAccount", name, namespace }, {});
+  const roleRef =
+    mode === "dynamic-role" ? { kind: "ClusterRole", name: fx.clusterRole } : { kind: "Role", name };
+  if (mode === "generated-rules") await create({ kind: "Role", name, namespace }, { rules: PODS });
+  await create(
+    { kind: "RoleBinding", name, namespace },
+    { roleRef: { apiGroup: "rbac.authorization.k8s.io", ...roleRef }, subjects: [{ kind: "ServiceAccount", name, namespace }] },
+  );
+  await client.createTokenRequest(namespace, name, token);
+}
+
+/** The scenario of the direct API calls for `mode`: the ceiling latchkey's issue is compared with. */
+export function directCredsScenario(mode: CredsMode, about: string): Scenario {
+  return {
+    name: `k8s-creds-${mode}-direct`,
+    about,
+    unavailable: async () => useTestCluster(),
+    async run(ctx) {
+      const fx = await credsFixture(ctx);
+      const client = createKubeClient({ host: fx.host, caPem: fx.caPem, token: fx.jwt, timeoutMs: 20_000 });
+      ctx.defer(() => client.close());
+      return sequentialLatency(ctx, () => directIssue(client, mode, fx));
+    },
+  };
+}
+
+/**
+ * `POST kubernetes/creds/<role>` to a latchkey server (SQLite, its own process)
+ * whose mount's config is the fixture's target, one after another; afterwards
+ * every lease is revoked (how long that takes, and that it leaves no
+ * latchkey-labelled object in the namespace, go into the details). The
+ * p50/p99 ratios are to the direct scenario of the same run.
+ */
+export function credsScenario(mode: CredsMode, about: string, maxRatio: number): Scenario {
+  const baseline = `k8s-creds-${mode}-direct`;
+  return {
+    name: `k8s-creds-${mode}`,
+    about,
+    baseline,
+    target: {
+      text: `p50 ≤ ${maxRatio.toFixed(1)}× direct`,
+      met: (r) => typeof r.details?.p50_ratio === "number" && r.details.p50_ratio <= maxRatio,
+    },
+    unavailable: async () => useTestCluster(),
+    async run(ctx) {
+      const fx = await credsFixture(ctx);
+      const server = await startLatchkey(ctx, { mode: "config" }, `k8s-creds-${mode}`);
+      const { address, rootToken } = server;
+      await api(address, "POST", "sys/mounts/kubernetes", rootToken, { type: "kubernetes" });
+      await api(address, "POST", "kubernetes/config", rootToken, {
+        kubernetes_host: fx.host,
+        kubernetes_ca_cert: fx.caPem,
+        service_account_jwt: fx.jwt,
+      });
+      await api(address, "POST", `kubernetes/roles/${mode}`, rootToken, roleFor(mode, fx));
+      const warnings: string[] = [];
+      // Revoked even when the run fails half-way, before the namespace goes.
+      ctx.defer(() => api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken).then(() => undefined));
+      const m = await sequentialLatency(ctx, async () => {
+        const res = await api<{ warnings?: string[] | null }>(address, "POST", `kubernetes/creds/${mode}`, rootToken, {});
+        if (res.warnings?.length) warnings.push(...res.warnings);
+      });
+      const revokeStart = performance.now();
+      await api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken);
+      const revokeS = Math.round((performance.now() - revokeStart) / 10) / 100;
+      const left = (await objectsLabelled(MANAGED_BY_LATCHKEY)).filter((o) => o.includes(`/${fx.namespace}/`)).length;
+      const base = ctx.results.get(baseline);
+      const ratio = (ours: number | null, theirs: number | null | undefined) =>
+        ours !== null && theirs ? Math.round((ours / theirs) * 100) / 100 : null;
+      return {
+        ...m,
+        peak_rss_mb: peakRssMb(server.process.pid),
+        details: {
+          ...m.details,
+          p50_ratio: ratio(m.p50_ms, base?.p50_ms),
+          p99_ratio: ratio(m.p99_ms, base?.p99_ms),
+          revoke_all_s: revokeS,
+          objects_left_after_revoke: left,
+          ...(warnings.length > 0 && { warnings: [...new Set(warnings)] }),
+        },
+      };
+    },
+  };
+}
