@@ -5,6 +5,7 @@ import { createView } from "../../storage/view.js";
 import { createKubernetesSecretsBackend } from "./backend.js";
 import { EXPIRED_GRACE_SECONDS, PENDING_GRACE_SECONDS, reconcileIntents } from "./cleanup.js";
 import { collectionPath } from "./objects.js";
+import { createLiveness } from "./liveness.js";
 import { getIntent, putIntent, putTarget } from "./store.js";
 import { fakeCluster, HOST } from "./test-harness.js";
 import type { IntentRecord, ObjectRef, TargetClients } from "./types.js";
@@ -19,22 +20,24 @@ async function setup() {
   await putTarget(storage, "", { kubernetesHost: HOST, kubernetesCaCert: "", credential: "service_account_jwt", serviceAccountJwt: "t", clientCert: "", clientKey: "" });
   const clients: TargetClients = { clientFor: async () => cluster.api };
   const logger = recordingLogger();
+  const liveness = createLiveness({ storage, shared: false, boot: "this-run", now: () => T * 1000 });
+  const deps = { clients, logger, boot: "this-run", liveness, mountPath: "kube/" };
   /** An intent and the objects it names, as a crash would leave them. */
   const orphan = async (ref: string, fields: Partial<IntentRecord>) => {
     for (const o of [SA, BINDING]) await cluster.api.create(collectionPath(o), { metadata: { name: `${o.name}-${ref}`, namespace: o.namespace } });
     const objects = [SA, BINDING].map((o) => ({ ...o, name: `${o.name}-${ref}` }));
     await putIntent(storage, { ref, role: "app", target: "", objects, state: "pending", createdAt: T, expiresAt: T + 3600, ...fields });
   };
-  return { cluster, storage, deps: { clients, logger }, orphan, logger };
+  return { cluster, storage, deps, orphan, logger };
 }
 
 describe("reconciling intents", () => {
   it("deletes the objects of a request that died mid-issue once the grace period has passed", async () => {
     const { cluster, storage, deps, orphan } = await setup();
     await orphan("a", { state: "pending" });
-    expect(await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS)).cleaned).toBe(0);
     expect(cluster.paths()).toHaveLength(2);
-    expect(await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS + 1)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS + 1)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
     expect(await getIntent(storage, "a")).toBeUndefined();
   });
@@ -42,9 +45,9 @@ describe("reconciling intents", () => {
   it("leaves issued credentials alone until their lease has ended, then deletes what the lease manager missed", async () => {
     const { cluster, storage, deps, orphan } = await setup();
     await orphan("b", { state: "issued" });
-    expect(await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS)).cleaned).toBe(0);
     expect(cluster.paths()).toHaveLength(2);
-    expect(await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS + 1)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS + 1)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
   });
 
@@ -52,10 +55,10 @@ describe("reconciling intents", () => {
     const { cluster, storage, deps, orphan, logger } = await setup();
     await orphan("c", { state: "pending" });
     cluster.fail("DELETE", /serviceaccounts/, "down", 1);
-    expect(await reconcileIntents(storage, deps, T + 1000)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + 1000)).cleaned).toBe(0);
     expect(await getIntent(storage, "c")).toBeDefined();
     expect(logger.records.some((r) => r.level === "warn" && r.msg?.includes("will retry"))).toBe(true);
-    expect(await reconcileIntents(storage, deps, T + 1000)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + 1000)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
   });
 
