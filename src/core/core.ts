@@ -310,6 +310,7 @@ export function createCore(opts: CoreOptions) {
       tokens,
       leases,
       isLeader: () => leadership.isLeader(),
+      sharedStorage: leadership.haEnabled,
       onChange: () => {
         // This replica's tables are already current: only the others reload.
         publishingMounts = true;

@@ -7,7 +7,7 @@ import type { StorageView } from "../storage/types.js";
 import { badRequest } from "./errors.js";
 import type { MountEntry, Router } from "./router.js";
 import type { TokenStore } from "./tokens/store.js";
-import type { BackendFactory, LeaseManager, Logger } from "./types.js";
+import type { BackendFactory, LeaseManager, Logger, MountLeases } from "./types.js";
 
 /** Backend factories by mount type (`kv`, `kubernetes`, ...). */
 /** The factories of every mountable type, per table: `kubernetes` is both an auth method and a secrets engine. */
@@ -44,6 +44,8 @@ interface MountTableDeps {
   onChange?: () => void;
   /** Handed to every backend: whether this replica runs the once-only periodic work. */
   isLeader?: () => boolean;
+  /** Handed to every backend: whether other replicas share the storage. */
+  sharedStorage?: boolean;
 }
 
 export interface EnableParams {
@@ -82,6 +84,17 @@ const tableNoun = (table: Table) => (table === "auth" ? "auth method" : "secrets
 export function effectiveLeaseTtls(config: Pick<MountConfig, "default_lease_ttl" | "max_lease_ttl">) {
   const maxTtl = config.max_lease_ttl || SYSTEM_LEASE_TTL;
   return { defaultTtl: Math.min(config.default_lease_ttl || SYSTEM_LEASE_TTL, maxTtl), maxTtl };
+}
+
+/** The leases of `entry`'s mount, read at its current path (a remount moves them). */
+export function mountLeases(leases: Pick<LeaseManager, "list" | "lookup">, entry: Pick<MountEntry, "path">): MountLeases {
+  return {
+    async list(path) {
+      const prefix = entry.path + path.replace(/^\/+|\/+$/g, "") + "/";
+      return (await leases.list(prefix)).filter((key) => !key.endsWith("/")).map((key) => prefix + key);
+    },
+    lookup: async (leaseId) => (leaseId.startsWith(entry.path) ? leases.lookup(leaseId) : undefined),
+  };
 }
 
 /**
@@ -123,6 +136,8 @@ export function createMountTable(deps: MountTableDeps) {
       logger,
       metrics: deps.metrics,
       isLeader: deps.isLeader,
+      leases: mountLeases(leases, entry),
+      sharedStorage: deps.sharedStorage,
     };
     const factory = registry[entry.table][entry.type];
     const backend =

@@ -173,6 +173,21 @@ export interface BackendContext {
   metrics?: Registry;
   /** Whether this replica runs the once-only periodic work (reconcilers); absent means always. */
   isLeader?: () => boolean;
+  /**
+   * The mount's own leases, read only: a backend whose handler answered with a
+   * secret can tell whether the core stored its lease (a crash in between leaves none).
+   */
+  leases?: MountLeases;
+  /** Whether other server processes (HA replicas) share this storage; absent means none do. */
+  sharedStorage?: boolean;
+}
+
+/** Read-only access to the leases of one mount. */
+export interface MountLeases {
+  /** Full ids of the mount's leases directly under `path` (relative to the mount, e.g. `creds/app`). */
+  list(path: string): Promise<string[]>;
+  /** A lease of this mount; undefined when it is not stored or belongs to another mount. */
+  lookup(leaseId: string): Promise<LeaseEntry | undefined>;
 }
 
 export interface Backend {

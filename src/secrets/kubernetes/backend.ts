@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import type { Backend, BackendContext, BackendFactory } from "../../core/types.js";
 import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { reconcileIntents, revokeLease } from "./cleanup.js";
+import { BOOT_ID, createLiveness, HEARTBEAT_MS, STALE_MS } from "./liveness.js";
 import { certificatePaths } from "./path-certificates.js";
 import { credsPath } from "./path-creds.js";
 import { csrPaths } from "./path-csr.js";
@@ -27,6 +28,8 @@ export interface KubernetesSecretsOptions {
   reconcileIntervalMs?: number;
   /** Where the certificate expiry gauge is registered; default prom-client's global registry. */
   registry?: Registry;
+  /** This server process's id in the intents it writes; tests give each simulated run its own. */
+  bootId?: string;
 }
 
 /**
@@ -43,15 +46,29 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
   const clients = opts.clients ?? (pooled = createTargetClients({ files, read: opts.read }));
   let id: Promise<string> | undefined;
   const ownId = () => (id ??= mountId(ctx.storage));
-  const deps = { clients, logger: ctx.logger };
+  const boot = opts.bootId ?? BOOT_ID;
+  const deps = { clients, logger: ctx.logger, boot };
+  const liveness = createLiveness({ storage: ctx.storage, shared: ctx.sharedStorage === true, boot, now });
   let timer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
   const certificates = certificatePaths({ logger: ctx.logger, mountPath: ctx.mountPath, now, registry: opts.registry ?? ctx.metrics });
 
-  const reconcile = () =>
-    reconcileIntents(ctx.storage, deps, Math.floor(now() / 1000)).catch((err: unknown) => {
+  const reconcile = async () => {
+    try {
+      const result = await reconcileIntents(ctx.storage, { ...deps, liveness, leases: ctx.leases, mountPath: ctx.mountPath }, Math.floor(now() / 1000));
+      // Intents of a replica that may have died: look again once it would have missed its heartbeats.
+      if (result.watched > 0 && !recheck) {
+        recheck = setTimeout(() => {
+          recheck = undefined;
+          if (leading()) void reconcile();
+        }, STALE_MS + HEARTBEAT_MS);
+        recheck.unref();
+      }
+    } catch (err) {
       ctx.logger.warn({ mount: ctx.mountPath, cause: err instanceof Error ? err.message : String(err) }, "kubernetes reconcile failed");
-      return 0;
-    });
+    }
+  };
   const leading = () => ctx.isLeader?.() ?? true;
   // Expiration events: warned about and measured at start and on every reconcile.
   const checkCertificates = () => certificates.check(ctx.storage).catch(() => []);
@@ -65,6 +82,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       ...rolePaths(),
       credsPath({
         clients,
+        boot,
         files,
         logger: ctx.logger,
         mountId: ownId,
@@ -76,6 +94,16 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     revoke: (lease, storage) => revokeLease(lease, storage, deps),
     async start() {
       await ownId();
+      // Before the first request: a replica's intents must never name a boot without a record.
+      await liveness.heartbeat();
+      if (liveness.shared) {
+        heartbeat = setInterval(() => {
+          liveness.heartbeat().catch((err: unknown) => {
+            ctx.logger.warn({ mount: ctx.mountPath, cause: err instanceof Error ? err.message : String(err) }, "kubernetes heartbeat failed");
+          });
+        }, HEARTBEAT_MS);
+        heartbeat.unref();
+      }
       // Not awaited: a cluster that is down must not keep the mount (or the unseal) from coming up.
       // Deleting orphans is once-only work: with several replicas, the leader does it.
       if (leading()) void reconcile();
@@ -91,6 +119,8 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     },
     async stop() {
       clearInterval(timer);
+      clearInterval(heartbeat);
+      clearTimeout(recheck);
       await pooled?.closeAll();
     },
   };

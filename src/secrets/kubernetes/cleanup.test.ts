@@ -3,8 +3,9 @@ import { recordingLogger } from "../../auth/kubernetes/test-harness.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import { createView } from "../../storage/view.js";
 import { createKubernetesSecretsBackend } from "./backend.js";
-import { EXPIRED_GRACE_SECONDS, PENDING_GRACE_SECONDS, reconcileIntents } from "./cleanup.js";
+import { EXPIRED_GRACE_SECONDS, ISSUED_GRACE_SECONDS, PENDING_GRACE_SECONDS, reconcileIntents } from "./cleanup.js";
 import { collectionPath } from "./objects.js";
+import { createLiveness, STALE_MS } from "./liveness.js";
 import { getIntent, putIntent, putTarget } from "./store.js";
 import { fakeCluster, HOST } from "./test-harness.js";
 import type { IntentRecord, ObjectRef, TargetClients } from "./types.js";
@@ -19,22 +20,24 @@ async function setup() {
   await putTarget(storage, "", { kubernetesHost: HOST, kubernetesCaCert: "", credential: "service_account_jwt", serviceAccountJwt: "t", clientCert: "", clientKey: "" });
   const clients: TargetClients = { clientFor: async () => cluster.api };
   const logger = recordingLogger();
+  const liveness = createLiveness({ storage, shared: false, boot: "this-run", now: () => T * 1000 });
+  const deps = { clients, logger, boot: "this-run", liveness, mountPath: "kube/" };
   /** An intent and the objects it names, as a crash would leave them. */
   const orphan = async (ref: string, fields: Partial<IntentRecord>) => {
     for (const o of [SA, BINDING]) await cluster.api.create(collectionPath(o), { metadata: { name: `${o.name}-${ref}`, namespace: o.namespace } });
     const objects = [SA, BINDING].map((o) => ({ ...o, name: `${o.name}-${ref}` }));
     await putIntent(storage, { ref, role: "app", target: "", objects, state: "pending", createdAt: T, expiresAt: T + 3600, ...fields });
   };
-  return { cluster, storage, deps: { clients, logger }, orphan, logger };
+  return { cluster, storage, deps, orphan, logger };
 }
 
 describe("reconciling intents", () => {
   it("deletes the objects of a request that died mid-issue once the grace period has passed", async () => {
     const { cluster, storage, deps, orphan } = await setup();
     await orphan("a", { state: "pending" });
-    expect(await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS)).cleaned).toBe(0);
     expect(cluster.paths()).toHaveLength(2);
-    expect(await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS + 1)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + PENDING_GRACE_SECONDS + 1)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
     expect(await getIntent(storage, "a")).toBeUndefined();
   });
@@ -42,9 +45,9 @@ describe("reconciling intents", () => {
   it("leaves issued credentials alone until their lease has ended, then deletes what the lease manager missed", async () => {
     const { cluster, storage, deps, orphan } = await setup();
     await orphan("b", { state: "issued" });
-    expect(await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS)).cleaned).toBe(0);
     expect(cluster.paths()).toHaveLength(2);
-    expect(await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS + 1)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + 3600 + EXPIRED_GRACE_SECONDS + 1)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
   });
 
@@ -52,10 +55,10 @@ describe("reconciling intents", () => {
     const { cluster, storage, deps, orphan, logger } = await setup();
     await orphan("c", { state: "pending" });
     cluster.fail("DELETE", /serviceaccounts/, "down", 1);
-    expect(await reconcileIntents(storage, deps, T + 1000)).toBe(0);
+    expect((await reconcileIntents(storage, deps, T + 1000)).cleaned).toBe(0);
     expect(await getIntent(storage, "c")).toBeDefined();
     expect(logger.records.some((r) => r.level === "warn" && r.msg?.includes("will retry"))).toBe(true);
-    expect(await reconcileIntents(storage, deps, T + 1000)).toBe(1);
+    expect((await reconcileIntents(storage, deps, T + 1000)).cleaned).toBe(1);
     expect(cluster.paths()).toEqual([]);
   });
 
@@ -89,5 +92,60 @@ describe("reconciling intents", () => {
     leader = true;
     await expect.poll(() => cluster.paths()).toEqual([]);
     await backend.stop?.();
+  });
+});
+
+describe("reconciling intents of replicas on one database", () => {
+  /** A reconciler of "this-run" on shared storage whose clock the test moves; a peer replica writes heartbeats. */
+  async function shared() {
+    const base = await setup();
+    let clock = T * 1000;
+    const liveness = createLiveness({ storage: base.storage, shared: true, boot: "this-run", now: () => clock });
+    const peer = createLiveness({ storage: base.storage, shared: true, boot: "peer", now: () => clock });
+    const run = () => reconcileIntents(base.storage, { ...base.deps, liveness }, Math.floor(clock / 1000));
+    const advance = (ms: number) => void (clock += ms);
+    return { ...base, peer, run, advance };
+  }
+
+  it("keeps a live replica's pending intent, and deletes it once the replica has missed its heartbeats", async () => {
+    const { cluster, storage, orphan, peer, run, advance } = await shared();
+    await peer.heartbeat();
+    await orphan("p", { state: "pending", writer: "peer" });
+    expect(await run()).toEqual({ cleaned: 0, watched: 1 });
+    advance(STALE_MS / 2);
+    await peer.heartbeat();
+    advance(STALE_MS / 2 + 1);
+    // It beat in between: alive.
+    expect(await run()).toEqual({ cleaned: 0, watched: 1 });
+    advance(STALE_MS);
+    expect(await run()).toEqual({ cleaned: 1, watched: 0 });
+    expect(cluster.paths()).toEqual([]);
+    expect(await getIntent(storage, "p")).toBeUndefined();
+    // The dead replica's record is swept.
+    expect(await storage.list("boots/")).toEqual([]);
+  });
+
+  it("deletes at once the intents of a replica that left no heartbeat record", async () => {
+    const { cluster, orphan, run } = await shared();
+    await orphan("q", { state: "pending", writer: "gone" });
+    expect(await run()).toEqual({ cleaned: 1, watched: 0 });
+    expect(cluster.paths()).toEqual([]);
+  });
+
+  it("deletes an answered intent without a lease once the answer is ISSUED_GRACE_SECONDS old, even of a live writer", async () => {
+    const { cluster, storage, orphan, deps } = await setup();
+    const leases = { list: async () => [], lookup: async () => undefined };
+    await orphan("i", { state: "issued", writer: "this-run", issuedAt: T, mountPath: "kube/" });
+    expect((await reconcileIntents(storage, { ...deps, leases }, T + ISSUED_GRACE_SECONDS)).cleaned).toBe(0);
+    expect((await reconcileIntents(storage, { ...deps, leases }, T + ISSUED_GRACE_SECONDS + 1)).cleaned).toBe(1);
+    expect(cluster.paths()).toEqual([]);
+  });
+
+  it("leaves an answered intent written before a remount to its lease's end", async () => {
+    const { cluster, storage, orphan, deps } = await setup();
+    const leases = { list: async () => [], lookup: async () => undefined };
+    await orphan("m", { state: "issued", writer: "dead-run", issuedAt: T, mountPath: "old-kube/" });
+    expect((await reconcileIntents(storage, { ...deps, leases }, T + 10)).cleaned).toBe(0);
+    expect(cluster.paths()).toHaveLength(2);
   });
 });

@@ -1,23 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { CERT, engineCore, fakeCluster, HOST, REFERENCE_YAML, type FakeCluster } from "./test-harness.js";
+import { CERT, credsEngine, fakeCluster, HOST, REFERENCE_YAML, type FakeCluster } from "./test-harness.js";
 
 const RBAC = "/apis/rbac.authorization.k8s.io/v1";
 
 async function setup(cluster: FakeCluster = fakeCluster()) {
-  const lk = await engineCore(cluster);
-  expect((await lk.request("POST", "kube/config", { kubernetes_host: HOST, kubernetes_ca_cert: CERT, service_account_jwt: "t" })).status).toBe(204);
-  const role = async (name: string, body: Record<string, unknown>) => {
-    const res = await lk.request("POST", `kube/roles/${name}`, body);
-    expect(res.status, JSON.stringify(res.body)).toBe(204);
-  };
-  const creds = (role: string, body: Record<string, unknown> = {}) => lk.request("POST", `kube/creds/${role}`, body);
-  const revoke = (leaseId: string) => lk.request("POST", "sys/leases/revoke", { lease_id: leaseId });
+  const lk = await credsEngine(cluster);
   /** Succeeds only once no intent names the config: every lease's objects are gone. */
   const noIntentLeft = async () => {
     for (const r of (await lk.request("LIST", "kube/roles")).body.data?.keys ?? []) await lk.request("DELETE", `kube/roles/${r}`);
     return (await lk.request("DELETE", "kube/config")).status === 204;
   };
-  return { ...lk, cluster, role, creds, revoke, noIntentLeft };
+  return { ...lk, noIntentLeft };
 }
 
 describe("creds: fixed mode", () => {

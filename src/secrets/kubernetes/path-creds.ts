@@ -1,15 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { badRequest } from "../../core/errors.js";
+import { badRequest, upstreamError } from "../../core/errors.js";
 import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { quoted, stringList } from "../../core/input.js";
 import { targetCa, type GatewayFiles } from "./clusters.js";
 import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
 import { kubeFailure, targetLabel } from "./failures.js";
 import { DEFAULT_NAME_TEMPLATE, LEASE_LABEL, MANAGED_BY, MOUNT_LABEL, randomSuffix, renderName } from "./objects.js";
-import { deleteObjects, issue, planObjects, type IssueSpec } from "./provision.js";
+import { issuing } from "./liveness.js";
+import { deleteObjects, issue, planObjects, type Issued, type IssueSpec } from "./provision.js";
 import { namespaceSelector, roleName } from "./path-roles.js";
-import { deleteIntent, getRole, getTarget, putIntent } from "./store.js";
-import type { ClusterApi, EngineRole, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
+import { deleteIntent, getIntent, getRole, getTarget, putIntent } from "./store.js";
+import type { ClusterApi, EngineRole, IntentRecord, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
 
 /** The API server refuses TokenRequests for less than ten minutes (`expirationSeconds` minimum 600). */
 const MIN_TOKEN_SECONDS = 600;
@@ -31,6 +32,8 @@ export const CREDS_FIELDS: Record<string, FieldSchema> = {
 
 export interface CredsDeps {
   clients: TargetClients;
+  /** This process's boot id, recorded in its intents. */
+  boot: string;
   files: GatewayFiles;
   logger: Logger;
   mountId: () => Promise<string>;
@@ -90,20 +93,16 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   };
   const planned = planObjects(spec);
   const lease = { ref, role: name, target: role.target };
-  // Intent first: a crash from here on leaves a record of what may exist, for the reconciler.
-  await putIntent(req.storage, { ...lease, objects: planned, state: "pending", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
-
-  const rollback = async (objects: ObjectRef[]) => {
-    try {
-      await deleteObjects(api, objects, role.target, deps.logger);
-      await deleteIntent(req.storage, ref);
-    } catch (err) {
-      deps.logger.error({ role: name, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
-    }
+  const intent: IntentRecord = {
+    ...lease,
+    objects: planned,
+    state: "pending",
+    createdAt: nowSeconds,
+    expiresAt: nowSeconds + ttl,
+    writer: deps.boot,
+    mountPath: req.mountPath,
   };
-  const issued = await issue({ api, spec, objects: planned, rollback, logger: deps.logger });
-  if (issued.objects.length === 0) await deleteIntent(req.storage, ref);
-  else await putIntent(req.storage, { ...lease, objects: issued.objects, state: "issued", createdAt: nowSeconds, expiresAt: nowSeconds + ttl });
+  const issued = await issueRecorded(req, deps, api, spec, intent);
 
   const tokenExpiry = Date.parse(issued.token.expirationTimestamp);
   const leaseExpiry = (nowSeconds + ttl) * 1000;
@@ -123,6 +122,44 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
     ...(issued.warnings.length > 0 && { warnings: issued.warnings }),
     secret: { ttl, maxTtl: ttl, renewable: false, internal: { ...internal } },
   };
+}
+
+/**
+ * Creates the objects of `intent` and marks it `issued`, or deletes what it
+ * made. While it runs, the reconciler leaves the intent alone (`issuing`);
+ * should another replica's reconciler have taken this process for dead and
+ * deleted the intent anyway, the credentials are deleted too and the request
+ * fails, rather than answering with a token whose objects are gone.
+ */
+async function issueRecorded(req: LogicalRequest, deps: CredsDeps, api: ClusterApi, spec: IssueSpec, intent: IntentRecord): Promise<Issued> {
+  const { ref } = intent;
+  const rollback = async (objects: ObjectRef[]) => {
+    try {
+      await deleteObjects(api, objects, spec.target, deps.logger);
+      await deleteIntent(req.storage, ref);
+    } catch (err) {
+      deps.logger.error({ role: spec.roleName, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
+    }
+  };
+  issuing.add(ref);
+  try {
+    // Intent first: a crash from here on leaves a record of what may exist, for the reconciler.
+    await putIntent(req.storage, intent);
+    const issued = await issue({ api, spec, objects: intent.objects, rollback, logger: deps.logger });
+    const kept = await req.storage.transaction(async (tx) => {
+      if ((await getIntent(tx, ref))?.state !== "pending") return false;
+      if (issued.objects.length === 0) await deleteIntent(tx, ref);
+      else await putIntent(tx, { ...intent, objects: issued.objects, state: "issued", issuedAt: Math.floor(deps.now() / 1000) });
+      return true;
+    });
+    if (!kept) {
+      await rollback(intent.objects);
+      throw upstreamError(503, "the credentials were cleaned up while they were being issued; try again");
+    }
+    return issued;
+  } finally {
+    issuing.delete(ref);
+  }
 }
 
 /**

@@ -108,6 +108,7 @@ export type FakeCluster = ReturnType<typeof fakeCluster>;
 
 /** A latchkey core with the engine mounted at `kube/` over `cluster`, and a root token. */
 export async function engineCore(cluster: FakeCluster, opts: { files?: Record<string, string>; now?: () => number } = {}) {
+  let bootId = "run-1";
   const logger = recordingLogger();
   const targets: { name: string; target: Target }[] = [];
   const clients: TargetClients = {
@@ -137,12 +138,13 @@ export async function engineCore(cluster: FakeCluster, opts: { files?: Record<st
             env: {},
             now: opts.now,
             reconcileIntervalMs: 0,
+            bootId,
           }),
       },
       auth: {},
     },
   });
-  const { rootToken } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
+  const { rootToken, keys } = await core.initialize({ secretShares: 1, secretThreshold: 1 });
   await core.services.mounts.enable("mounts", "kube", { type: "kubernetes" });
   const request = async (method: string, path: string, body: Record<string, unknown> = {}) => {
     const list = method === "LIST";
@@ -162,7 +164,37 @@ export async function engineCore(cluster: FakeCluster, opts: { files?: Record<st
     const keys = await physical.scan("");
     return (await Promise.all(keys.map(async (k) => Buffer.from((await physical.get(k)) ?? []).toString("latin1")))).join("\n");
   };
-  return { core, logger, request, targets, files, stored };
+  /**
+   * Seals and unseals the core, so that the engine starts again (and
+   * reconciles) as the next run of a server process, `boot`, would after a crash.
+   */
+  const restart = async (boot: string) => {
+    bootId = boot;
+    await core.seal();
+    await core.sealManager.submitUnsealKey(keys[0]);
+    await core.unsealed();
+  };
+  /** The engine's storage view, as the mount sees it. */
+  const engineStorage = () => {
+    const mounted = core.router.get("kube/");
+    if (!mounted) throw new Error("kube/ is not mounted");
+    return core.services.mounts.storageFor(mounted.entry);
+  };
+  return { core, logger, request, targets, files, stored, restart, engineStorage };
+}
+
+/** engineCore with a default target (config) and helpers to write roles and ask for credentials. */
+export async function credsEngine(cluster: FakeCluster = fakeCluster(), opts: Parameters<typeof engineCore>[1] = {}) {
+  const lk = await engineCore(cluster, opts);
+  const config = await lk.request("POST", "kube/config", { kubernetes_host: HOST, kubernetes_ca_cert: CERT, service_account_jwt: "t" });
+  if (config.status !== 204) throw new Error(`config answered ${config.status}`);
+  const role = async (name: string, body: Record<string, unknown>) => {
+    const res = await lk.request("POST", `kube/roles/${name}`, body);
+    if (res.status !== 204) throw new Error(`role ${name} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  };
+  const creds = (role: string, body: Record<string, unknown> = {}) => lk.request("POST", `kube/creds/${role}`, body);
+  const revoke = (leaseId: string) => lk.request("POST", "sys/leases/revoke", { lease_id: leaseId });
+  return { ...lk, cluster, role, creds, revoke };
 }
 
 /** A self-signed certificate and its key (P-256), and a key that does not belong to it. */

@@ -80,12 +80,24 @@ export interface LeaseInternal {
  * point leaves a record of what may exist; deleted once the objects are gone.
  */
 export interface IntentRecord extends LeaseInternal {
-  /** `pending` while the request that creates the objects runs; `issued` once it answered. */
-  state: "pending" | "issued";
+  /**
+   * `pending` while the request that creates the objects runs; `issued` once
+   * it answered (the core then stores the lease); `revoking` once a
+   * revocation has begun deleting them.
+   */
+  state: "pending" | "issued" | "revoking";
   /** Unix seconds. */
   createdAt: number;
   /** Unix seconds after which the lease has ended, whatever happened to it. */
   expiresAt: number;
+  /** The boot id of the server process that last wrote the intent (absent in intents of older versions). */
+  writer?: string;
+  /** Unix seconds at which the state became `issued`. */
+  issuedAt?: number;
+  /** The mount's path when the intent was written: a remount since then moves the lease to another id. */
+  mountPath?: string;
+  /** The reconciler has found the intent's lease stored: it need not look again. */
+  leaseSeen?: true;
 }
 
 /** The part of the kube client the engine uses; tests pass a fake. */
