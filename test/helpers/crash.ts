@@ -3,6 +3,10 @@
  * LATCHKEY_CRASH_SEED replays a run), and an audit of what a killed server left
  * in its SQLite file, read through the barrier while no server runs.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { createBarrier } from "../../src/storage/barrier.js";
 import { createSealManager } from "../../src/core/seal/seal.js";
 import { createSqliteStore } from "../../src/storage/sqlite.js";
@@ -58,14 +62,23 @@ async function scanAll(view: StorageView, prefix: string): Promise<string[]> {
 }
 
 /**
- * Opens the SQLite file of a stopped, auto-unsealed server and checks that
+ * Copies the SQLite file of an auto-unsealed server (running or not) as one
+ * consistent snapshot (`VACUUM INTO` reads in a single transaction), and checks that
  * tokens and leases agree: a service token with a TTL has its auth lease and
  * that lease names it; an auth lease's token exists; every queue key points at
  * a lease that is scheduled there and every lease is scheduled; every parent
  * link joins two existing tokens; every accessor index entry names a token.
  */
 export async function auditStoredState(dbPath: string, keyFile: string): Promise<StoredState> {
-  const physical = createSqliteStore(dbPath);
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-audit-"));
+  const snapshot = join(dir, "snapshot.db");
+  const source = new Database(dbPath, { readonly: true, timeout: 5000 });
+  try {
+    source.prepare("VACUUM INTO ?").run(snapshot);
+  } finally {
+    source.close();
+  }
+  const physical = createSqliteStore(snapshot);
   try {
     const barrier = createBarrier(physical);
     const seal = createSealManager({ physical, barrier, seal: { type: "auto", keyFile }, storageType: "sqlite" });
@@ -110,5 +123,6 @@ export async function auditStoredState(dbPath: string, keyFile: string): Promise
     return { tokens, leases, violations };
   } finally {
     await physical.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
