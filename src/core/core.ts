@@ -332,6 +332,7 @@ export function createCore(opts: CoreOptions) {
         logger.info("leading: running the expiration manager");
         leases.start();
         void recordLeader();
+        void resumeRevocations(tokens);
       },
       async () => {
         logger.info("no longer leading: stopping the expiration manager");
@@ -358,6 +359,17 @@ export function createCore(opts: CoreOptions) {
     const timer = setInterval(reload, MOUNT_RELOAD_MS);
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /** Token revocations a killed server left half-done are finished by the replica that revokes. */
+  async function resumeRevocations(tokens: Pick<TokenStore, "resumeRevocations">) {
+    try {
+      const resumed = await tokens.resumeRevocations();
+      if (resumed > 0) logger.warn({ resumed }, "finished token revocations left unfinished by a previous run");
+    } catch (err) {
+      // Sealed meanwhile, or storage failed: the next unseal or leadership tries again.
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, "resuming token revocations did not finish");
+    }
   }
 
   /**

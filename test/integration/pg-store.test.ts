@@ -1,8 +1,8 @@
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { runPhysicalStoreConformance } from "../../src/storage/conformance.js";
 import { createPostgresStore } from "../../src/storage/postgres.js";
 import { pgQuery, pgUrl, tempPgStore, uniqueSchema } from "../ha/pg.js";
+import { startTcpProxy } from "../helpers/proxy.js";
 
 runPhysicalStoreConformance("postgresql", () => tempPgStore());
 
@@ -101,39 +101,19 @@ describe("postgresql store", () => {
   });
 
   it("answers 503 while the database is unreachable and serves again when it is back, with the same store", async () => {
-    const target = new URL(pgUrl());
     // A TCP proxy in front of the test server stands for the network path to the database.
-    const sockets = new Set<Socket>();
-    const listen = (port: number) =>
-      new Promise<Server>((resolve) => {
-        const server = createServer((client) => {
-          const upstream = createConnection(Number(target.port), target.hostname);
-          for (const s of [client, upstream]) {
-            sockets.add(s);
-            s.on("close", () => sockets.delete(s));
-            s.on("error", () => undefined);
-          }
-          client.pipe(upstream).pipe(client);
-        });
-        server.listen(port, "127.0.0.1", () => resolve(server));
-      });
-    let proxy = await listen(0);
-    const port = (proxy.address() as { port: number }).port;
-    const viaProxy = new URL(pgUrl());
-    viaProxy.port = String(port);
-    const { store, cleanup } = await tempPgStore({ url: viaProxy.toString(), connectTimeoutMs: 1000 });
+    const proxy = await startTcpProxy(pgUrl());
+    const { store, cleanup } = await tempPgStore({ url: proxy.url, connectTimeoutMs: 1000 });
     await store.put("before", bytes("1"));
 
-    // The outage: every connection cut, nothing listening.
-    const closed = new Promise((resolve) => proxy.close(resolve));
-    for (const s of sockets) s.destroy();
-    await closed;
+    // The outage: every connection cut, every new one refused.
+    proxy.cut();
     const err = await store.get("before").catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 503, code: "LK_ERR_UPSTREAM" });
     expect((err as Error).message).toMatch(/the database is unreachable/);
     await expect(store.transaction((tx) => tx.put("during", bytes("x")))).rejects.toMatchObject({ status: 503 });
 
-    proxy = await listen(port);
+    proxy.restore();
     const deadline = Date.now() + 15_000;
     let back: Uint8Array | undefined;
     while (!back && Date.now() < deadline) back = await store.get("before").catch(() => undefined);
@@ -141,8 +121,6 @@ describe("postgresql store", () => {
     expect(await store.get("during")).toBeUndefined();
     await store.put("after", bytes("2"));
     await cleanup();
-    const stopped = new Promise((resolve) => proxy.close(resolve));
-    for (const s of sockets) s.destroy();
-    await stopped;
+    await proxy.close();
   }, 60_000);
 });

@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { createMemoryStore } from "../../storage/memory.js";
 import { LatchkeyError } from "../errors.js";
 import type { TokenEntry } from "../types.js";
 import { DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, toAuthResult } from "./store.js";
@@ -351,6 +353,64 @@ describe("revocation", () => {
     );
     // The token and its lease are one transaction: a refused child leaves no lease behind.
     expect(h.calls.register).toHaveLength(registered);
+  });
+
+  /** A store whose revocation step throws ("the server died") on the key given to `doom`, and a fresh store on its storage. */
+  async function dying() {
+    const physical = createMemoryStore();
+    const hmacKey = randomBytes(32);
+    let doomed = "";
+    const h = tokenHarness({
+      physical,
+      hmacKey,
+      onRevoke: async (key) => {
+        if (key === doomed) throw new Error("killed");
+      },
+    });
+    const { entry: root } = await h.root();
+    return { h, root, doom: (key: string) => void (doomed = key), restart: () => tokenHarness({ physical, hmacKey }) };
+  }
+
+  async function interruptedFamily(revoke: (h: ReturnType<typeof tokenHarness>, key: string) => Promise<void>, doomed: "a" | "b") {
+    const { h, root, doom, restart } = await dying();
+    const make = (parent: TokenEntry) => h.tokens.create({ policies: ["web"], parent, path: "auth/token/create", ttl: HOUR });
+    const a = await make(root);
+    const b = await make(a.entry);
+    const c = await make(b.entry);
+    const b2 = await make(a.entry);
+    doom({ a, b }[doomed].entry.key);
+    await expect(revoke(h, a.entry.key)).rejects.toThrow("killed");
+    return { a, b, c, b2, after: restart() };
+  }
+
+  it("finishes a tree revocation a crash interrupted: no live child under a tainted parent", async () => {
+    const { a, b, c, b2, after } = await interruptedFamily((h, key) => h.tokens.revokeTree(key), "b");
+    // Half-way: the root no longer authenticates, a child still does.
+    expect(await after.tokens.lookup(a.token)).toBeUndefined();
+    expect(await after.tokens.lookup(b.token)).toBeDefined();
+    expect(await after.tokens.resumeRevocations()).toBe(1);
+    for (const t of [a, b, c, b2]) expect(await after.tokens.lookup(t.token)).toBeUndefined();
+    expect((await after.dump()).map(([k]) => k).filter((k) => /^sys\/token\/(revoking|parent)\//.test(k))).toEqual([]);
+    expect(await after.tokens.resumeRevocations()).toBe(0);
+  });
+
+  it("finishes an interrupted revoke-orphan as one: the children live on as orphans", async () => {
+    const { a, b, c, b2, after } = await interruptedFamily((h, key) => h.tokens.revokeOrphan(key), "a");
+    expect(await after.tokens.resumeRevocations()).toBe(1);
+    expect(await after.tokens.lookup(a.token)).toBeUndefined();
+    for (const t of [b, b2]) expect(await after.tokens.lookup(t.token)).toMatchObject({ orphan: true });
+    expect(await after.tokens.lookup(c.token)).toMatchObject({ parentKey: b.entry.key });
+  });
+
+  it("finishes the revocation of a use-limited token whose last use was counted", async () => {
+    const { h, root, doom, restart } = await dying();
+    const once = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create", ttl: HOUR, numUses: 1 });
+    doom(once.entry.key);
+    await expect(h.tokens.use(once.entry)).rejects.toThrow("killed");
+    const after = restart();
+    expect(await after.tokens.exists(once.entry.key)).toBe(true);
+    expect(await after.tokens.resumeRevocations()).toBe(1);
+    expect(await after.tokens.exists(once.entry.key)).toBe(false);
   });
 
   it("revoking an unknown key is a no-op", async () => {

@@ -64,6 +64,16 @@ const accessorKey = (hashed: string) => `accessor/${hashed}`;
 /** Entries written before the accessor index was hashed. */
 const legacyAccessorKey = (accessor: string) => `accessor/${accessor}`;
 const childKey = (parentKey: string, key: string) => `parent/${parentKey}/${key}`;
+/**
+ * A revocation that has begun and not finished: written with the token's taint,
+ * deleted with the token, so that a server killed half-way through a tree finishes
+ * it after the restart instead of leaving a tainted root above live children.
+ */
+const revokingKey = (key: string) => `revoking/${key}`;
+interface PendingRevocation {
+  /** revoke-orphan: the children are orphaned, not revoked. */
+  orphan?: boolean;
+}
 
 /**
  * The token store. Storage layout under its view:
@@ -251,6 +261,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (!current) throw permissionDenied();
       const next = { ...current, numUses: current.numUses === 1 ? REVOKING : current.numUses - 1 };
       await tx.putJSON(idKey(entry.key), next);
+      if (next.numUses === REVOKING) await tx.putJSON(revokingKey(entry.key), {} satisfies PendingRevocation);
       return next;
     });
     changed(entry.key);
@@ -274,11 +285,16 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     return renewed;
   }
 
-  /** Marks a token as being revoked so it stops authenticating and parenting before its subtree is gone. */
-  async function markRevoking(key: string) {
+  /**
+   * Marks a token as being revoked so it stops authenticating and parenting before
+   * its subtree is gone, and records the revocation as pending (see revokingKey).
+   */
+  async function markRevoking(key: string, pending: PendingRevocation) {
     await storage.transaction(async (tx) => {
       const entry = await tx.getJSON<TokenEntry>(idKey(key));
-      if (entry && entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
+      if (!entry) return;
+      if (entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
+      await tx.putJSON(revokingKey(key), pending);
     });
     changed(key);
   }
@@ -296,6 +312,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       }
       if (found?.parentKey !== undefined) await tx.delete(childKey(found.parentKey, key));
       if (parentHint !== undefined) await tx.delete(childKey(parentHint, key));
+      await tx.delete(revokingKey(key));
       if (found?.leaseId) await leases.forget(found.leaseId, leaseTx);
     });
     changed(key);
@@ -304,7 +321,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   // Depth first, children before their parent, so that a crash half-way never
   // leaves a live child whose parent link is already gone.
   async function revokeTree(rootKey: string): Promise<void> {
-    await markRevoking(rootKey);
+    await markRevoking(rootKey, {});
     const stack: Array<{ key: string; parentKey?: string }> = [{ key: rootKey }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
@@ -319,7 +336,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   }
 
   async function revokeOrphan(key: string): Promise<void> {
-    await markRevoking(key);
+    await markRevoking(key, { orphan: true });
     for (;;) {
       const children = await storage.list(`parent/${key}/`, undefined, PAGE);
       if (children.length === 0) break;
@@ -337,6 +354,22 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       for (const child of children) changed(child);
     }
     await revokeOne(key);
+  }
+
+  /** Finishes every revocation a previous run began and did not end; returns how many it found. */
+  async function resumeRevocations(): Promise<number> {
+    let resumed = 0;
+    for (;;) {
+      // Each finished revocation deletes its key, so the first page is always what is left.
+      const keys = await storage.list("revoking/", undefined, PAGE);
+      if (keys.length === 0) return resumed;
+      for (const key of keys) {
+        const pending = await storage.getJSON<PendingRevocation>(revokingKey(key));
+        if (pending?.orphan) await revokeOrphan(key);
+        else await revokeTree(key);
+        resumed++;
+      }
+    }
   }
 
   async function keyForAccessor(accessor: string): Promise<string | undefined> {
@@ -384,6 +417,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       return true;
     },
     listAccessors,
+    resumeRevocations,
     keyOf,
     hashAccessor,
     async exists(key) {

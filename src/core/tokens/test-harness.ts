@@ -57,7 +57,15 @@ export function must<T>(value: T | undefined, what = "value"): T {
 export const START_SECONDS = 1_700_000_000;
 
 /** A token store over a memory store, with a fake clock, a rotatable batch key and recorded lease calls. */
-export function tokenHarness(opts: { physical?: ReturnType<typeof createMemoryStore>; hmacKey?: Uint8Array; invalidations?: InvalidationBus; cache?: TokenCacheOptions } = {}) {
+export function tokenHarness(
+  opts: {
+    physical?: ReturnType<typeof createMemoryStore>;
+    hmacKey?: Uint8Array;
+    invalidations?: InvalidationBus;
+    cache?: TokenCacheOptions;
+    onRevoke?: (tokenKey: string) => Promise<void>;
+  } = {},
+) {
   const physical = opts.physical ?? createMemoryStore();
   let nowMs = START_SECONDS * 1000;
   let batch = { term: 1, key: new Uint8Array(randomBytes(32)) };
@@ -72,6 +80,7 @@ export function tokenHarness(opts: { physical?: ReturnType<typeof createMemorySt
     now: () => nowMs,
     invalidations: opts.invalidations,
     cache: opts.cache,
+    onRevoke: opts.onRevoke,
   });
   return {
     physical,

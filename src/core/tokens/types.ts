@@ -75,6 +75,11 @@ export interface TokenStore {
   revokeTree(key: string): Promise<void>;
   /** Revokes the token and its leases; its children become orphans. */
   revokeOrphan(key: string): Promise<void>;
+  /**
+   * Finishes the tree and orphan revocations that began but did not end (the
+   * server died half-way); returns how many there were. Run once after unseal.
+   */
+  resumeRevocations(): Promise<number>;
   /** False when no token has this accessor. */
   revokeAccessor(accessor: string): Promise<boolean>;
   listAccessors(): Promise<string[]>;
