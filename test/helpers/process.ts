@@ -89,11 +89,18 @@ export function freshHome(): string {
   return mkdtempSync(join(tmpdir(), "latchkey-home-"));
 }
 
-/** A fetch of the running server's API, curl-style. */
-export async function api(address: string, method: string, path: string, token?: string, body?: unknown) {
+/** A fetch of the running server's API, curl-style; `headers` adds to (or overrides) the token and content type. */
+export async function api(
+  address: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${address}/v1/${path}`, {
     method,
-    headers: { ...(token ? { "x-vault-token": token } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+    headers: { ...(token ? { "x-vault-token": token } : {}), ...(body ? { "content-type": "application/json" } : {}), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -61,7 +61,8 @@ type Outcome = "revoked" | "queued" | "missing";
 
 const FIRST_PAGE = 32;
 
-const leaseNotFound = () => badRequest("lease not found", "LK_ERR_LEASE_NOT_FOUND");
+/** What renewing a lease that does not exist answers (400, as Vault). */
+export const leaseNotFound = () => badRequest("lease not found", "LK_ERR_LEASE_NOT_FOUND");
 const leaseExpired = () => badRequest("lease expired", "LK_ERR_LEASE_EXPIRED");
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 

@@ -1,4 +1,5 @@
 import { badRequest } from "../errors.js";
+import { leaseNotFound } from "../leases/manager.js";
 import { parseDuration } from "../tokens/duration.js";
 import type { LeaseEntry, LogicalRequest, PathDef } from "../types.js";
 import type { SysCore } from "./backend.js";
@@ -9,6 +10,18 @@ function leaseId(req: LogicalRequest): string {
   const id = req.data.lease_id ?? req.params.lease_id;
   if (typeof id !== "string" || id === "") throw badRequest('missing required field "lease_id"');
   return id;
+}
+
+/**
+ * Whether the caller may see the lease: one its own token was given, or the
+ * login lease of its own token; any lease with sudo on the path (root). Any
+ * other lease answers exactly as a missing one, so that one tenant cannot
+ * look up, renew or revoke another's leases, nor learn that they exist.
+ */
+function mayTouch(req: LogicalRequest, lease: LeaseEntry): boolean {
+  if (req.sudo) return true;
+  const key = req.auth?.key;
+  return key !== undefined && (lease.tokenKey === key || lease.authTokenKey === key);
 }
 
 /** Whole seconds a lease has left, as Vault's int64 `ttl`. */
@@ -28,14 +41,21 @@ export function describeLease(lease: LeaseEntry) {
 /** sys/leases/*: lookup, renew, revoke, revoke-prefix, revoke-force (and Vault's older sys/renew, sys/revoke, sys/revoke-prefix, sys/revoke-force). */
 export function leasePaths(core: SysCore): PathDef[] {
   const leases = () => core.services.leases;
+  /** The caller's lease named by the request, or undefined when it does not exist or is another's. */
+  const callersLease = async (req: LogicalRequest) => {
+    const lease = await leases().lookup(leaseId(req));
+    return lease && mayTouch(req, lease) ? lease : undefined;
+  };
   const renew = async (req: LogicalRequest) => {
     const increment = req.data.increment === undefined ? 0 : parseDuration(req.data.increment, "increment");
+    if (!(await callersLease(req))) throw leaseNotFound();
     const lease = await leases().renew(leaseId(req), increment);
     return { data: undefined, leaseInfo: { leaseId: lease.leaseId, renewable: lease.renewable, ttl: secondsLeft(lease) } };
   };
   // Vault answers 204 for a lease it does not know: revoking is idempotent, and the lease may have just expired.
+  // Another's lease is one this caller does not know.
   const revoke = async (req: LogicalRequest) => {
-    await leases().revoke(leaseId(req));
+    if (await callersLease(req)) await leases().revoke(leaseId(req));
     return {};
   };
   const revokePrefix = (force: boolean) => async (req: LogicalRequest) => {
@@ -49,7 +69,7 @@ export function leasePaths(core: SysCore): PathDef[] {
       fields: leaseFields,
       ops: {
         update: async (req) => {
-          const lease = await leases().lookup(leaseId(req));
+          const lease = await callersLease(req);
           if (!lease) throw badRequest("invalid lease");
           return { data: describeLease(lease) };
         },
