@@ -7,8 +7,11 @@ import { HOST, type ClusterKeys, type K8sHarness, clusterKeys, createK8sHarness,
 
 const SEED = 20_240_501;
 const RUNS = 600;
-/** Per login call; a real login takes about a millisecond here. */
-const TIME_BOUND_MS = 250;
+/**
+ * Per login call: catches a hang or a pathological parse (a login takes about a
+ * millisecond), not speed, so it leaves room for a machine under heavy load.
+ */
+const TIME_BOUND_MS = 5_000;
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 let keys: ClusterKeys;
