@@ -26,7 +26,8 @@ describe("globMatch", () => {
   it("takes linear-ish time on a pathological pattern", () => {
     const started = performance.now();
     expect(globMatch(`${"*a".repeat(200)}*b`, "a".repeat(20_000))).toBe(false);
-    expect(performance.now() - started).toBeLessThan(200);
+    // Backtracking would take longer than the age of the universe; the bound leaves room for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
 
