@@ -83,7 +83,11 @@ describe("two replicas through a 10 s postgresql outage", () => {
 
     await db.halt();
     const downAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    // Without its lock session, no replica leads (fail closed): nobody revokes while the database is gone.
+    const leaders = async () =>
+      (await Promise.all(replicas.map(async (s) => (await call(s, "GET", "sys/leader", root)).json.is_self === true))).filter(Boolean).length;
+    await within(async () => (await leaders()) === 0, OUTAGE_MS - 2_000, "every replica to give up the leadership");
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, downAt + OUTAGE_MS - Date.now())));
     const resumeAt = Date.now();
     await db.resume();
     const upAt = Date.now();
@@ -123,6 +127,7 @@ describe("two replicas through a 10 s postgresql outage", () => {
     // One replica holds the leader lock again, and lease expiry goes on.
     const leader = await poll("one leader again", () => leaderOf(replicas), 10_000);
     expect(replicas).toContain(leader);
+    expect(await leaders()).toBe(1);
     const leasesOf = async () =>
       Number((await pgQuery<{ n: string }>(`SELECT count(*) AS n FROM ${cluster.schema}.kv WHERE key LIKE 'sys/expire/id/auth/token/create/%'`, [], db.url)).rows[0].n);
     const short = await Promise.all(replicas.map((s) => call(s, "POST", "auth/token/create", root, { ttl: "2s", policies: ["default"] })));
