@@ -3,6 +3,7 @@
 #
 #   scripts/pg-test-server.sh start    start it (idempotent; installs Debian's postgresql when missing)
 #   scripts/pg-test-server.sh stop     stop it and remove its data directory
+#   scripts/pg-test-server.sh halt     stop it (pg_ctl stop -m fast) and keep its data: `start` resumes it
 #   scripts/pg-test-server.sh env      print `export LATCHKEY_TEST_PG_URL=...` for a running server
 #   scripts/pg-test-server.sh status   exit 0 when running and accepting connections, 1 otherwise
 #
@@ -10,7 +11,9 @@
 # /tmp/latchkey-pg) and runs as the `postgres` system user (created by the
 # package) on 127.0.0.1 and a free port, with password (scram-sha-256) auth for
 # a `latchkey` role that owns the `latchkey` database. Tests create their own
-# schemas in it, so one server serves every test file at once.
+# schemas in it, so one server serves every test file at once. An outage test
+# runs a private one: its own LATCHKEY_PG_DIR, and LATCHKEY_PG_PORT so that a
+# `halt` and a `start` bring it back on the address its clients know.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,7 +87,7 @@ cmd_start() {
     rm -f "$STATE_DIR/pwfile"
   fi
   password="$(cat "$STATE_DIR/password")"
-  port="$(free_port)"
+  port="${LATCHKEY_PG_PORT:-$(free_port)}"
   printf '%s\n' "$port" >"$STATE_DIR/port"
   install -d -o "$RUN_AS" -m 0700 "$STATE_DIR/socket"
   [ -f "$STATE_DIR/server.log" ] || install -o "$RUN_AS" -m 0600 /dev/null "$STATE_DIR/server.log"
@@ -117,6 +120,14 @@ cmd_stop() {
   rm -rf "$STATE_DIR"
 }
 
+cmd_halt() {
+  local bin
+  [ -f "$DATA_DIR/postmaster.pid" ] || die "no PostgreSQL running in $STATE_DIR"
+  bin="$(pg_bin)" || die "no PostgreSQL server binaries under /usr/lib/postgresql"
+  run_pg "$bin/pg_ctl" -D "$DATA_DIR" -m fast -w -t 30 stop >/dev/null || die "pg_ctl stop failed"
+  log "halted; data kept in $STATE_DIR"
+}
+
 cmd_env() {
   is_running || die "no PostgreSQL running in $STATE_DIR; run: $0 start"
   cat "$ENV_FILE"
@@ -134,10 +145,11 @@ cmd_status() {
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
+  halt) cmd_halt ;;
   env) cmd_env ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 start|stop|env|status" >&2
+    echo "usage: $0 start|stop|halt|env|status" >&2
     exit 2
     ;;
 esac

@@ -208,3 +208,33 @@ describe("barrier", () => {
     expect(text(await view.sub("s/").get("b"))).toBe("b");
   });
 });
+
+describe("barrier keyring reload", () => {
+  it("never replaces a newer keyring with an older one read before a rotation", async () => {
+    const physical = createMemoryStore();
+    const barrier = createBarrier(physical);
+    await barrier.initialize(randomBytes(32));
+    // The first read of the keyring is slow: it returns what was stored when it began.
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    const get = physical.get.bind(physical);
+    physical.get = async (key) => {
+      const value = await get(key);
+      if (key === KEYRING_KEY && first) {
+        first = false;
+        await slow;
+      }
+      return value;
+    };
+    const reloading = barrier.reload();
+    const rotating = barrier.rotate();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    await reloading;
+    expect(await rotating).toBe(2);
+    expect(barrier.activeTerm()).toBe(2);
+    await barrier.reload();
+    expect(barrier.activeTerm()).toBe(2);
+  });
+});

@@ -7,13 +7,13 @@ import { dropSchema, pgUrl, uniqueSchema } from "./pg.js";
 /**
  * Real `latchkey server` processes sharing one PostgreSQL schema, each reading
  * the URL from a file and unsealing itself from one key file; `cleanup` kills
- * them and drops the schema.
+ * them and drops the schema. `url` is the shared test server's unless given.
  */
-export function pgReplicas(label: string, logLevel = "warn") {
+export function pgReplicas(label: string, logLevel = "warn", url = pgUrl()) {
   const dir = mkdtempSync(join(tmpdir(), `latchkey-pg-${label}-`));
   const schema = uniqueSchema(label);
   const servers: ServerProcess[] = [];
-  writeFileSync(join(dir, "pg-url"), `${pgUrl()}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, "pg-url"), `${url}\n`, { mode: 0o600 });
   const config = join(dir, "latchkey.yaml");
   writeFileSync(
     config,
@@ -35,7 +35,7 @@ export function pgReplicas(label: string, logLevel = "warn") {
     },
     async cleanup(): Promise<void> {
       await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-      await dropSchema(schema);
+      await dropSchema(schema, url);
       rmSync(dir, { recursive: true, force: true });
     },
   };
