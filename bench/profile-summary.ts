@@ -1,4 +1,4 @@
-// `node dist-bench/bench/profile-summary.js <file.cpuprofile> [top] [--serving] [--requests N] [--match re]`:
+// `node dist-bench/bench/profile-summary.js <file.cpuprofile> [top] [--serving] [--cpu-us U] [--match re] [--stages]`:
 // where a V8 CPU profile (from `npm run bench -- --cpu-prof`) spends its time, by
 // function (self time) and by file (self time), and inclusive time of the
 // latchkey functions, so a weak ratio can be traced to the code that limits it.
@@ -7,10 +7,14 @@
 //              100 ms window in which the process was at least half busy: set-up,
 //              warm-up and the measured load, without the start-up that makes up
 //              most of a quick run's profile, nor the idle end.
-// --requests N the requests served in that stretch: shares are also printed as
-//              µs of CPU per request (the per-stage budget in bench/RESULTS.md).
+// --cpu-us U   the server's CPU per request in µs (from the bench: 1e6 ×
+//              server_cpu_cores ÷ ops/s): each frame's share of the busy samples is
+//              also printed as µs per request (the per-stage budget in bench/RESULTS.md).
 // --match re   inclusive time of every frame whose label matches the regular
 //              expression, Node's own included (e.g. `parserOnHeadersComplete|writev`).
+// --stages     the busy time split into the request's stages (STAGES below): each
+//              sample goes to the stage of the innermost frame on its stack that
+//              names one, so the stages add up to the busy time.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -30,15 +34,15 @@ interface CpuProfile {
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
-  options: { serving: { type: "boolean", default: false }, requests: { type: "string" }, match: { type: "string" } },
+  options: { serving: { type: "boolean", default: false }, stages: { type: "boolean", default: false }, "cpu-us": { type: "string" }, match: { type: "string" } },
 });
 const [file, topArg] = positionals;
 if (!file) {
-  process.stderr.write("usage: profile-summary <file.cpuprofile> [top] [--serving] [--requests N] [--match regex]\n");
+  process.stderr.write("usage: profile-summary <file.cpuprofile> [top] [--serving] [--cpu-us U] [--match regex] [--stages]\n");
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
-const requests = flags.requests ? Number(flags.requests) : undefined;
+const cpuUs = flags["cpu-us"] ? Number(flags["cpu-us"]) : undefined;
 const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -120,7 +124,7 @@ for (const [id, us] of selfUs) {
   }
 }
 
-const perRequest = (us: number) => (requests ? `  ${(us / requests).toFixed(1).padStart(6)} µs` : "");
+const perRequest = (us: number) => (cpuUs ? `  ${((us / busyUs) * cpuUs).toFixed(1).padStart(6)} µs` : "");
 const pct = (us: number) => `${((us / totalUs) * 100).toFixed(1).padStart(5)}%${perRequest(us)}`;
 const print = (title: string, map: Map<string, number>, filter: (k: string) => boolean = () => true) => {
   process.stdout.write(`\n${title}\n`);
@@ -133,7 +137,7 @@ const print = (title: string, map: Map<string, number>, filter: (k: string) => b
 
 process.stdout.write(
   `${file}: ${(totalUs / 1e6).toFixed(2)} s sampled${flags.serving ? " while serving" : ""}, ` +
-    `${(busyUs / 1e6).toFixed(2)} s busy${perRequest(busyUs) && `, ${perRequest(busyUs).trim()} busy per request`}\n`,
+    `${(busyUs / 1e6).toFixed(2)} s busy${cpuUs ? `; µs are shares of the busy time × ${cpuUs} µs per request` : ""}\n`,
 );
 print("self time by function", selfByFunction);
 print("self time by file", selfByFile);
@@ -141,4 +145,46 @@ print("inclusive time, latchkey code", inclusive, (k) => k.includes(" dist/"));
 if (flags.match) {
   const re = new RegExp(flags.match);
   print(`inclusive time, frames matching /${flags.match}/`, inclusive, (k) => re.test(k));
+}
+
+/**
+ * The stages of a request, by the frames that do each. A sample belongs to the
+ * innermost frame that matches: HMAC under the token lookup is crypto, the
+ * token lookup around it auth; fastify's reply under latchkey's send is HTTP.
+ */
+const STAGES: [string, RegExp][] = [
+  ["crypto (HMAC, AES-GCM, RS256, sealing)", /^(tokenKey|encryptValue|decryptValue|sealBatch|openBatch) dist\/|~\/jose\/|node:internal\/crypto\/(cipher|sig|keys|webcrypto)/],
+  ["storage (SQLite, barrier, JSON of stored values)", /dist\/storage\/|~\/better-sqlite3\//],
+  ["auth (token lookup, cache)", /dist\/core\/tokens\/|^(authenticate|authenticateFor) dist\/core\/core\.js/],
+  ["ACL", /dist\/core\/policy\/|^authorize dist\/core\/core\.js/],
+  ["handler (the backend's or the injector's own code)", /dist\/(auth|secrets|injector)\//],
+  ["serialisation (envelope, JSON)", /^(sendJson|envelope) dist\/|^serialize ~\/fastify/],
+  ["HTTP parse, fastify, writes (the stack)", /~\/(fastify|find-my-way|light-my-request|secure-json-parse|fast-)|node:(_http_|net|internal\/streams|internal\/stream_base_commons|events)|^writev \(native\)/],
+  ["core (routing, metrics, audit gate, envelope plumbing)", /dist\/core\//],
+  ["latchkey HTTP layer (LIST rewriter, quotas, request envelope)", /dist\/server\//],
+  ["garbage collection", /^\(garbage collector\)/],
+];
+
+if (flags.stages) {
+  const byStage = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    if (idleIds.has(id)) continue;
+    let stage = "other (timers, microtask plumbing, start-up)";
+    search: for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const l = label(byId.get(cur)!);
+      for (const [name, re] of STAGES) {
+        if (re.test(l)) {
+          stage = name;
+          break search;
+        }
+      }
+    }
+    addTo(byStage, stage, us);
+  }
+  process.stdout.write("\nbusy time by stage\n");
+  [...byStage]
+    .sort((a, b) => b[1] - a[1])
+    .forEach(([k, us]) =>
+      process.stdout.write(`${((us / busyUs) * 100).toFixed(1).padStart(5)}%${cpuUs ? `  ${((us / busyUs) * cpuUs).toFixed(1).padStart(6)} µs` : ""}  ${k}\n`),
+    );
 }

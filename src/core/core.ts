@@ -749,6 +749,8 @@ function auditRequestOf(requestId: string, trail: AuditTrail, req: ApiRequest): 
 
 /** Collapses duplicate slashes; rejects `..` segments that could escape a mount's subtree. */
 function normalisePath(path: string): string {
+  // Most paths need neither: no doubled or leading slash, and no dot at all.
+  if (!path.includes("//") && path[0] !== "/" && !path.includes(".")) return path;
   const clean = path.replace(/\/{2,}/g, "/").replace(/^\//, "");
   if (clean.split("/").some((s) => s === ".." || s === ".")) throw badRequest(`invalid path "${path}"`);
   return clean;

@@ -67,6 +67,19 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
   const aclCacheSize = opts.aclCacheSize ?? 1024;
   const policies = new Map<string, Promise<Policy | undefined>>();
   const acls = new Map<string, Promise<Acl>>();
+  /**
+   * The ACL cache key of a policy list, kept per list: a cached token entry hands
+   * the same array to every request, and policy lists are never changed in place.
+   */
+  const setKeys = new WeakMap<readonly string[], string>();
+  function setKeyOf(policyNames: readonly string[]): string {
+    let key = setKeys.get(policyNames);
+    if (key === undefined) {
+      key = [...new Set(policyNames.map((n) => n.trim().toLowerCase()).filter((n) => NAME.test(n)))].sort().join("\n");
+      setKeys.set(policyNames, key);
+    }
+    return key;
+  }
   const key = (name: string) => `acl/${name}`;
   const bus = opts.invalidations ?? new LocalInvalidationBus();
 
@@ -141,14 +154,13 @@ export function createPolicyStore(storage: StorageView, opts: PolicyStoreOptions
     },
 
     aclFor(policyNames) {
-      const names = [...new Set(policyNames.map((n) => n.trim().toLowerCase()).filter((n) => NAME.test(n)))].sort();
-      const cacheKey = names.join("\n");
+      const cacheKey = setKeyOf(policyNames);
       let pending = acls.get(cacheKey);
       if (pending) {
         // Refresh recency: Map iteration order is insertion order, so the first key is the least recently used.
         acls.delete(cacheKey);
       } else {
-        pending = build(names);
+        pending = build(cacheKey === "" ? [] : cacheKey.split("\n"));
         pending.catch(() => {
           if (acls.get(cacheKey) === pending) acls.delete(cacheKey);
         });
