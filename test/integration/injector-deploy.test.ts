@@ -20,6 +20,10 @@ describe("deploy/injector", () => {
         "deployment.apps/latchkey-injector",
         "mutatingwebhookconfiguration.admissionregistration.k8s.io/latchkey-injector",
         "poddisruptionbudget.policy/latchkey-injector",
+        "role.rbac.authorization.k8s.io/latchkey-injector",
+        "rolebinding.rbac.authorization.k8s.io/latchkey-injector",
+        "secret/latchkey-injector-tls",
+        "lease.coordination.k8s.io/latchkey-injector-tls",
         "service/latchkey-injector",
         "serviceaccount/latchkey-injector",
       ].sort(),
@@ -34,5 +38,15 @@ describe("deploy/injector", () => {
     expect(webhook).toContain("timeoutSeconds: 5");
     expect(webhook).toContain("sideEffects: None");
     expect(MANIFEST).toContain("replicas: 2");
+  });
+
+  it("runs the replicas with shared --tls-auto, allowed only the one Secret and the one Lease by name", () => {
+    expect(MANIFEST).toContain("--tls-auto");
+    expect(MANIFEST).toContain("--tls-secret-name=latchkey-injector-tls");
+    const role = MANIFEST.slice(MANIFEST.indexOf("kind: Role\n"), MANIFEST.indexOf("kind: RoleBinding"));
+    expect(role).toContain('resources: ["secrets"]\n    resourceNames: ["latchkey-injector-tls"]\n    verbs: ["get", "update"]');
+    expect(role).toContain('resources: ["leases"]\n    resourceNames: ["latchkey-injector-tls"]\n    verbs: ["get", "update"]');
+    expect(role.match(/resources:/g)).toHaveLength(2);
+    expect(MANIFEST).not.toMatch(/resources: \["secrets"\]\n(?!    resourceNames)/);
   });
 });
