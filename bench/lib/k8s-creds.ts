@@ -145,6 +145,13 @@ async function directIssue(client: KubeClient, mode: CredsMode, fx: CredsFixture
   await client.createTokenRequest(namespace, name, token);
 }
 
+/** A keep-alive client of the API server with the target's identity, closed after the scenario. */
+function directClient(ctx: BenchContext, fx: CredsFixture): KubeClient {
+  const client = createKubeClient({ host: fx.host, caPem: fx.caPem, token: fx.jwt, timeoutMs: 20_000 });
+  ctx.defer(() => client.close());
+  return client;
+}
+
 /** The scenario of the direct API calls for `mode`: the ceiling latchkey's issue is compared with. */
 export function directCredsScenario(mode: CredsMode, about: string): Scenario {
   return {
@@ -153,8 +160,7 @@ export function directCredsScenario(mode: CredsMode, about: string): Scenario {
     unavailable: async () => useTestCluster(),
     async run(ctx) {
       const fx = await credsFixture(ctx);
-      const client = createKubeClient({ host: fx.host, caPem: fx.caPem, token: fx.jwt, timeoutMs: 20_000 });
-      ctx.defer(() => client.close());
+      const client = directClient(ctx, fx);
       const [direct] = await sequentialLatency(ctx, [() => directIssue(client, mode, fx)]);
       return measurement(direct, ctx);
     },
@@ -196,8 +202,7 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
       const warnings: string[] = [];
       // Revoked even when the run fails half-way, before the namespace goes.
       ctx.defer(() => api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken).then(() => undefined));
-      const client = createKubeClient({ host: fx.host, caPem: fx.caPem, token: fx.jwt, timeoutMs: 20_000 });
-      ctx.defer(() => client.close());
+      const client = directClient(ctx, fx);
       const issueThroughLatchkey = async () => {
         const res = await api<{ warnings?: string[] | null }>(address, "POST", `kubernetes/creds/${mode}`, rootToken, {});
         if (res.warnings?.length) warnings.push(...res.warnings);
@@ -209,8 +214,8 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
       const revokeS = Math.round((performance.now() - revokeStart) / 10) / 100;
       const left = (await objectsLabelled(MANAGED_BY_LATCHKEY)).filter((o) => o.includes(`/${fx.namespace}/`)).length;
       const base = ctx.results.get(baseline);
-      const ratio = (ours: number | null, theirs: number | null | undefined) =>
-        ours !== null && theirs ? Math.round((ours / theirs) * 100) / 100 : null;
+      const ratio = (latchkey: number | null, direct: number | null | undefined) =>
+        latchkey !== null && direct ? Math.round((latchkey / direct) * 100) / 100 : null;
       return {
         ...m,
         peak_rss_mb: peakRssMb(server.process.pid),
