@@ -170,7 +170,8 @@ export function directCredsScenario(mode: CredsMode, about: string): Scenario {
 /**
  * `POST kubernetes/creds/<role>` to a latchkey server (SQLite, its own process)
  * whose mount's config is the fixture's target, one after another, taking
- * turns with the direct calls of one credential: on a shared machine whose
+ * turns with the direct calls of one credential and with a token lookup
+ * (latchkey's round trip without the engine): on a shared machine whose
  * load moves from minute to minute, only the paired ratio compares like with
  * like, so the target is checked on it; the ratios to the direct scenario run
  * just before are reported too. Afterwards every lease is revoked (how long
@@ -207,7 +208,9 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
         const res = await api<{ warnings?: string[] | null }>(address, "POST", `kubernetes/creds/${mode}`, rootToken, {});
         if (res.warnings?.length) warnings.push(...res.warnings);
       };
-      const [ours, paired] = await sequentialLatency(ctx, [issueThroughLatchkey, () => directIssue(client, mode, fx)]);
+      // A request that costs latchkey its HTTP round trip and token check but no engine work: what is left is the engine's.
+      const lookupSelf = () => api(address, "GET", "auth/token/lookup-self", rootToken).then(() => undefined);
+      const [ours, paired, roundTrip] = await sequentialLatency(ctx, [issueThroughLatchkey, () => directIssue(client, mode, fx), lookupSelf]);
       const m = measurement(ours, ctx);
       const revokeStart = performance.now();
       await api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken);
@@ -227,6 +230,7 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
           paired_direct_p99_ms: paired.p99_ms,
           paired_p50_ratio: ratio(m.p50_ms, paired.p50_ms),
           paired_p99_ratio: ratio(m.p99_ms, paired.p99_ms),
+          paired_lookup_self_p50_ms: roundTrip.p50_ms,
           revoke_all_s: revokeS,
           objects_left_after_revoke: left,
           ...(warnings.length > 0 && { warnings: [...new Set(warnings)] }),
