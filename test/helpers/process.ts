@@ -20,6 +20,8 @@ export interface ServerCommand {
   /** Start from an empty environment (only `env`), as a packaged executable is tested; by default this process's. */
   bareEnv?: boolean;
   cwd?: string;
+  /** How long to wait for the banner (default 20 s); a crash test restarting many servers on a loaded machine waits longer. */
+  startTimeoutMs?: number;
 }
 
 /** Starts `latchkey server` (the built one, or `opts.command`) as a child process and waits for its banner. */
@@ -39,7 +41,8 @@ export async function startServerProcess(
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string | null>((resolve) => proc.once("exit", (code, sig) => resolve(code ?? sig)));
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${out}`)), 20_000);
+    const timeoutMs = opts.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs / 1000} s:\n${out}`)), timeoutMs);
     const check = () => {
       const m = /Address:\s+(\S+)/.exec(out);
       if (m) {

@@ -5,7 +5,8 @@ import type { EngineRole, IntentRecord, Target } from "./types.js";
 /**
  * Where the engine keeps its objects in the mount's view (encrypted by the
  * barrier): `config` (the default target), `targets/<name>`, `roles/<name>`,
- * `intent/<ref>` (objects that may exist in a cluster) and `mount-id`.
+ * `intent/<ref>` (objects that may exist in a cluster), `boots/<id>` (the
+ * heartbeats of replicas, see liveness.ts) and `mount-id`.
  */
 export const DEFAULT_TARGET = "";
 
