@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../helpers/crash.js";
 import { clusterCaPem, expectNoJwt, reviewerAccount } from "../helpers/k8s-auth.js";
 import {
   cleanup,
@@ -123,6 +124,37 @@ describe("Kubernetes API unreachable (the proxy cut)", () => {
     expect((await api(server.address, "PUT", "sys/leases/revoke", root, { lease_id: issued.json.lease_id })).status).toBe(204);
     expect(await nsObjects()).toEqual([]);
   });
+
+  it("leaves no half-created object once the API is back after cuts in the middle of issuance (seeded cut points)", async () => {
+    const random = seededRandom("k8s-outage issuance cuts");
+    const issuedNames: string[] = [];
+    const leaseIds: string[] = [];
+    let refused = 0;
+    for (let round = 0; round < 4; round++) {
+      const inFlight = Array.from({ length: 6 }, () => creds());
+      const cutAt = random.int(100, 1200);
+      await new Promise((resolve) => setTimeout(resolve, cutAt));
+      proxy.cut();
+      for (const res of await Promise.all(inFlight)) {
+        if (res.status === 200) {
+          issuedNames.push(res.json.data.service_account_name);
+          leaseIds.push(res.json.lease_id);
+        } else {
+          expectUnreachable(res, /^kubernetes .*: the API server (is unreachable|did not answer in time)$/);
+          refused++;
+        }
+      }
+      proxy.restore();
+    }
+    expect(refused, "no request was cut").toBeGreaterThan(0);
+    // Whatever a cut request had made is deleted once the API server is reachable again; what was issued stays.
+    const names = async () => [...new Set((await nsObjects()).map((o) => o.split("/")[2]))].sort();
+    await eventually("objects of cut requests are deleted", async () => JSON.stringify(await names()) === JSON.stringify([...issuedNames].sort()), 60_000);
+    expect(await nsObjects()).toHaveLength(3 * issuedNames.length);
+    for (const id of leaseIds) expect((await api(server.address, "PUT", "sys/leases/revoke", root, { lease_id: id })).status).toBe(204);
+    expect(await nsObjects()).toEqual([]);
+    console.log(`k8s-outage: 4 cuts during issuance, ${refused} requests refused, ${issuedNames.length} issued; no object left behind`);
+  }, 120_000);
 
   it("retries the revocations of leases that fall due while it is down and finishes them once it is back", async () => {
     const issued = [];

@@ -48,6 +48,14 @@ describe("reconciling intents", () => {
     expect(cluster.paths()).toEqual([]);
   });
 
+  it("deletes the objects of an abandoned issue at once, without waiting for the grace period", async () => {
+    const { cluster, storage, deps, orphan } = await setup();
+    await orphan("f", { state: "abandoned" });
+    expect(await reconcileIntents(storage, deps, T + 1)).toBe(1);
+    expect(cluster.paths()).toEqual([]);
+    expect(await getIntent(storage, "f")).toBeUndefined();
+  });
+
   it("keeps an intent whose objects cannot be deleted yet, and retries on the next run", async () => {
     const { cluster, storage, deps, orphan, logger } = await setup();
     await orphan("c", { state: "pending" });

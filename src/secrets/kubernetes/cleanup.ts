@@ -36,7 +36,8 @@ async function deleteAll(storage: StorageView, targetName: string, objects: Obje
 }
 
 /**
- * Deletes the objects of intents whose request died mid-issue (still
+ * Deletes the objects of intents whose request failed without deleting them
+ * (`abandoned`), whose request died mid-issue (still
  * `pending` after PENDING_GRACE_SECONDS) or whose lease has ended without
  * being revoked, then forgets them. Failures are logged and retried on the
  * next run. Returns how many intents were cleaned up.
@@ -47,9 +48,10 @@ export async function reconcileIntents(storage: StorageView, deps: CleanupDeps, 
     const intent = await getIntent(storage, ref);
     if (!intent) continue;
     const orphaned =
-      intent.state === "pending"
+      intent.state === "abandoned" ||
+      (intent.state === "pending"
         ? nowSeconds - intent.createdAt > PENDING_GRACE_SECONDS
-        : nowSeconds > intent.expiresAt + EXPIRED_GRACE_SECONDS;
+        : nowSeconds > intent.expiresAt + EXPIRED_GRACE_SECONDS);
     if (!orphaned) continue;
     try {
       await deleteAll(storage, intent.target, intent.objects, deps);

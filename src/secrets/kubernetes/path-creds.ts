@@ -38,6 +38,8 @@ export interface CredsDeps {
   limits: { defaultLeaseTtl: number; maxLeaseTtl: number };
   /** Milliseconds. */
   now: () => number;
+  /** Called when a failed issue could not delete what it made: its intent, now `abandoned`, is to be cleaned up soon. */
+  abandoned?: (ref: string) => void;
 }
 
 /** `creds/<role>`: a service-account token for the role's cluster, with a lease that deletes what it made. */
@@ -99,6 +101,9 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
       await deleteIntent(req.storage, ref);
     } catch (err) {
       deps.logger.error({ role: name, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
+      // Left `pending` if even this fails: the reconciler then takes it after the grace period.
+      await putIntent(req.storage, { ...lease, objects: planned, state: "abandoned", createdAt: nowSeconds, expiresAt: nowSeconds + ttl }).catch(() => undefined);
+      deps.abandoned?.(ref);
     }
   };
   const issued = await issue({ api, spec, objects: planned, rollback, logger: deps.logger });

@@ -80,8 +80,12 @@ export interface LeaseInternal {
  * point leaves a record of what may exist; deleted once the objects are gone.
  */
 export interface IntentRecord extends LeaseInternal {
-  /** `pending` while the request that creates the objects runs; `issued` once it answered. */
-  state: "pending" | "issued";
+  /**
+   * `pending` while the request that creates the objects runs; `issued` once it answered;
+   * `abandoned` when it failed and could not delete what it made (the API server went away
+   * mid-issue): the reconciler deletes those objects as soon as it can reach the cluster.
+   */
+  state: "pending" | "issued" | "abandoned";
   /** Unix seconds. */
   createdAt: number;
   /** Unix seconds after which the lease has ended, whatever happened to it. */
