@@ -251,6 +251,11 @@ function guard<T>(op: () => T): T {
     return op();
   } catch (err) {
     if (err instanceof LatchkeyError) throw err;
+    // SQLITE_FULL: the file system (or a quota) has no room for the database or its WAL. The
+    // transaction was rolled back; reads go on, and writes succeed again once space is freed.
+    if (err instanceof Database.SqliteError && err.code === "SQLITE_FULL") {
+      throw upstreamError(503, "storage is full: the SQLite database could not grow (SQLITE_FULL); free space on its file system", err);
+    }
     const code = err instanceof Database.SqliteError ? `: ${err.code}` : "";
     throw upstreamError(503, `sqlite storage failed${code}`, err);
   }

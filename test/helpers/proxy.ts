@@ -24,7 +24,7 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-type Mode = { kind: "pass" } | { kind: "cut" } | { kind: "throttle"; server: HttpsServer };
+type Mode = { kind: "pass" } | { kind: "cut" } | { kind: "throttle"; server: HttpsServer; sockets: Set<Socket> };
 
 /** Starts a proxy to `upstream` (a URL: scheme and host are kept, only the port changes). */
 export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
@@ -47,6 +47,7 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
       return;
     }
     if (mode.kind === "throttle") {
+      mode.sockets.add(client);
       mode.server.emit("connection", client);
       return;
     }
@@ -64,7 +65,11 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
     for (const socket of open) socket.resetAndDestroy();
   };
   const stopThrottle = () => {
-    if (mode.kind === "throttle") mode.server.close();
+    // Its keep-alive connections would go on answering 429: the client reconnects instead.
+    if (mode.kind === "throttle") {
+      mode.server.close();
+      for (const socket of mode.sockets) socket.destroy();
+    }
   };
   return {
     port,
@@ -85,7 +90,7 @@ export async function startTcpProxy(upstream: string): Promise<TcpProxy> {
         res.writeHead(429, { "content-type": "application/json", "retry-after": String(retryAfterSeconds) });
         res.end(JSON.stringify(status));
       });
-      mode = { kind: "throttle", server: https };
+      mode = { kind: "throttle", server: https, sockets: new Set() };
       dropAll();
     },
     restore() {

@@ -9,10 +9,12 @@ import { csrPaths } from "./path-csr.js";
 import { rolePaths } from "./path-roles.js";
 import { rotatePaths } from "./path-rotate.js";
 import { targetPaths } from "./path-targets.js";
-import { mountId } from "./store.js";
+import { getIntent, mountId } from "./store.js";
 import type { TargetClients } from "./types.js";
 
 const RECONCILE_INTERVAL_MS = 5 * 60_000;
+/** Backoff of the reconciles that chase the objects of abandoned issues: 1 s, doubling, at most a minute. */
+const ABANDONED_RETRY_MS = { first: 1000, max: 60_000 };
 
 export interface KubernetesSecretsOptions {
   /** Talks to clusters; tests pass fakes. Default: one pooled kube client per target. */
@@ -70,6 +72,23 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     }
   };
   const leading = () => ctx.isLeader?.() ?? true;
+  // Issues that failed half-way with the cluster unreachable: reconciled with backoff until their objects are gone,
+  // rather than at the next periodic run (the reconcile at start catches those of a previous run).
+  const abandoned = new Set<string>();
+  let chase: NodeJS.Timeout | undefined;
+  let chaseDelay = ABANDONED_RETRY_MS.first;
+  const chaseAbandoned = (ref?: string) => {
+    if (ref !== undefined) abandoned.add(ref);
+    if (chase || abandoned.size === 0) return;
+    chase = setTimeout(async () => {
+      if (leading()) await reconcile();
+      for (const left of [...abandoned]) if (!(await getIntent(ctx.storage, left).catch(() => undefined))) abandoned.delete(left);
+      chase = undefined;
+      chaseDelay = abandoned.size === 0 ? ABANDONED_RETRY_MS.first : Math.min(ABANDONED_RETRY_MS.max, chaseDelay * 2);
+      chaseAbandoned();
+    }, chaseDelay);
+    chase.unref();
+  };
   // Expiration events: warned about and measured at start and on every reconcile.
   const checkCertificates = () => certificates.check(ctx.storage).catch(() => []);
 
@@ -89,6 +108,7 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
         // The mount's live limits: a tune applies from the next request.
         limits: ctx.config,
         now,
+        abandoned: chaseAbandoned,
       }),
     ],
     revoke: (lease, storage) => revokeLease(lease, storage, deps),
@@ -121,6 +141,8 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       clearInterval(timer);
       clearInterval(heartbeat);
       clearTimeout(recheck);
+      clearTimeout(chase);
+      abandoned.clear();
       await pooled?.closeAll();
     },
   };

@@ -186,6 +186,20 @@ describe("creds: dynamic mode", () => {
     expect(lk.logger.records.some((r) => r.msg?.includes("the reconciler will retry"))).toBe(true);
   });
 
+  it("deletes what a failed issue could not roll back as soon as the cluster answers again, without waiting for the periodic run", async () => {
+    const lk = await setup();
+    lk.cluster.fail("POST", /rolebindings$/, 403);
+    lk.cluster.fail("DELETE", /serviceaccounts/, "down", 2);
+    await lk.role("viewer", { kubernetes_role_name: "view", allowed_kubernetes_namespaces: ["team-a"] });
+    expect((await lk.creds("viewer")).status).toBe(502);
+    expect(lk.cluster.paths()).toHaveLength(1);
+    // Chased with backoff (1 s, then 2 s): the first retry still fails, the second deletes the ServiceAccount.
+    const deadline = Date.now() + 20_000;
+    while (lk.cluster.paths().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(lk.cluster.paths()).toEqual([]);
+    expect(await lk.noIntentLeft()).toBe(true);
+  }, 30_000);
+
   it.each([
     ["down", 503, `kubernetes config: the API server is unreachable`],
     ["timeout", 504, `kubernetes config: the API server did not answer in time`],

@@ -41,6 +41,8 @@ export interface CredsDeps {
   limits: { defaultLeaseTtl: number; maxLeaseTtl: number };
   /** Milliseconds. */
   now: () => number;
+  /** Called when a failed issue could not delete what it made: its intent is to be reconciled soon, with backoff. */
+  abandoned?: (ref: string) => void;
 }
 
 /** `creds/<role>`: a service-account token for the role's cluster, with a lease that deletes what it made. */
@@ -139,6 +141,8 @@ async function issueRecorded(req: LogicalRequest, deps: CredsDeps, api: ClusterA
       await deleteIntent(req.storage, ref);
     } catch (err) {
       deps.logger.error({ role: spec.roleName, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
+      // The intent stays `pending` for this process with no request running: the next reconcile deletes its objects.
+      deps.abandoned?.(ref);
     }
   };
   issuing.add(ref);
