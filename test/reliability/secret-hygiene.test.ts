@@ -99,7 +99,7 @@ describe("no known plaintext value reaches the disk, the logs, the audit log or 
     expect((await ok(asApp, "GET", "cubbyhole/note")).data.password).toBe(cubby);
 
     // Dynamic Kubernetes credentials: a real TokenRequest token for the namespace's service account.
-    const creds = await ok(asApp, "POST", `kube/creds/${app.ns}`, {});
+    const creds = await ok(asApp, "POST", `kube/creds/${app.ns}`, { kubernetes_namespace: app.ns });
     knownJwt("dynamic credential token", creds.data.service_account_token);
 
     // A key latchkey generates with its CSR, exported; a certificate stored with its key.
