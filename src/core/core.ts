@@ -641,6 +641,7 @@ export function createCore(opts: CoreOptions) {
       maxExpireTime: now + Math.min(secret.maxTtl || maxTtl, maxTtl),
       renewable: secret.renewable,
       tokenKey: auth?.type === "service" ? auth.key : undefined,
+      batchTokenKey: auth?.type === "batch" ? auth.key : undefined,
       internal: secret.internal,
     });
   }

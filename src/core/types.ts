@@ -66,6 +66,8 @@ export interface LeaseEntry {
   renewable: boolean;
   /** Key of the token that created this lease (its leases are revoked with it). */
   tokenKey?: string;
+  /** Key of the batch token the secret was issued to (batch tokens revoke nothing, so it is no `tokenKey`); sys/leases shows the lease to it. */
+  batchTokenKey?: string;
   /** Backend data kept with the lease and handed back on revoke/renew. Encrypted at rest like everything else. */
   internal: Record<string, unknown>;
   /** For auth leases: the key of the token this lease governs. */
@@ -218,6 +220,7 @@ export interface LeaseRegistration {
   maxExpireTime?: number;
   renewable: boolean;
   tokenKey?: string;
+  batchTokenKey?: string;
   authTokenKey?: string;
   internal?: Record<string, unknown>;
   /** Explicit lease id (auth leases use `auth/token/create/<token key>`-style ids); generated when absent. */

@@ -101,9 +101,10 @@ export async function mountTenancy(address: string, root: string): Promise<Tenan
 }
 
 /**
- * A namespace with a workload `app` logged in through the auth method, and a
- * fixed-mode role of the secrets engine named after the namespace that issues
- * tokens for its service account `workload` there.
+ * A namespace labelled `latchkey.test/tenant: <label>` with a workload `app`
+ * logged in through the auth method, and a fixed-mode role of the secrets
+ * engine named after the namespace that issues tokens for its service account
+ * `workload` there (and in namespaces with the same label).
  */
 export async function tenant(tenancy: Tenancy, label: string): Promise<Tenant> {
   const ns = await uniqueNamespace({ "latchkey.test/tenant": label });
@@ -112,6 +113,8 @@ export async function tenant(tenancy: Tenancy, label: string): Promise<Tenant> {
   await ok(tenancy.call, "POST", `kube/roles/${ns}`, {
     service_account_name: "workload",
     allowed_kubernetes_namespaces: [ns],
+    // Also any namespace labelled for this tenant: a request for another namespace makes latchkey read it.
+    allowed_kubernetes_namespace_selector: { matchLabels: { "latchkey.test/tenant": label } },
     token_default_ttl: "30m",
   });
   const jwt = (await tokenRequest(ns, "app")).token;

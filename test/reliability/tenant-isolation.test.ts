@@ -100,7 +100,7 @@ beforeAll(async () => {
   }
   await ok(b.call, "POST", `cubbyhole/${B_ONLY}`, { password: bSecret });
   await ok(b.call, "POST", `cubbyhole/${B_ONLY}/nested`, { k: "v" });
-  const creds = await ok(b.call, "POST", `kube/creds/${b.ns}`, {});
+  const creds = await ok(b.call, "POST", `kube/creds/${b.ns}`, { kubernetes_namespace: b.ns });
   expect((await ok(tenancy.call, "PUT", "sys/leases/lookup", { lease_id: loginLease })).data.id).toBe(loginLease);
   const wrapped = await ok(b.call, "GET", `secret/data/ns/${b.ns}/${ITEM}`, undefined, { "x-vault-wrap-ttl": "10m" });
   wrapToken = wrapped.wrap_info.token;
@@ -275,7 +275,7 @@ describe("tenant isolation between two namespaces under one templated policy", (
     expect((await ok(a.call, "GET", `secret/metadata/ns/${a.ns}/?list=true`)).data.keys).toEqual([`${FOLDER}/`, ITEM]);
     expect((await ok(a.call, "GET", `kv1/ns/${a.ns}/${ITEM}`)).data.password).toBe(`${a.ns}-kv1`);
     expect((await ok(a.call, "GET", `cubbyhole/${ITEM}`)).data.password).toBe(`${a.ns}-cubby`);
-    const creds = await ok(a.call, "POST", `kube/creds/${a.ns}`, {});
+    const creds = await ok(a.call, "POST", `kube/creds/${a.ns}`, { kubernetes_namespace: a.ns });
     expect(creds.data.service_account_namespace).toBe(a.ns);
     expect((await ok(a.call, "PUT", "sys/leases/lookup", { lease_id: creds.lease_id })).data.id).toBe(creds.lease_id);
     const self = await ok(a.call, "POST", "sys/capabilities-self", { paths: [`secret/data/ns/${a.ns}/${ITEM}`] });

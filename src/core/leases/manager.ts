@@ -400,6 +400,7 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
         renewable: reg.renewable,
         internal: reg.internal ?? {},
         ...(reg.tokenKey !== undefined && { tokenKey: reg.tokenKey }),
+        ...(reg.batchTokenKey !== undefined && { batchTokenKey: reg.batchTokenKey }),
         ...(reg.authTokenKey !== undefined && { authTokenKey: reg.authTokenKey }),
       };
       const write = async (tx: StorageView) => {

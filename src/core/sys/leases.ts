@@ -13,15 +13,16 @@ function leaseId(req: LogicalRequest): string {
 }
 
 /**
- * Whether the caller may see the lease: one its own token was given, or the
- * login lease of its own token; any lease with sudo on the path (root). Any
+ * Whether the caller may see the lease: one its own token (service or batch)
+ * was given, or the login lease of its own token; any lease with sudo on the
+ * path (root). Any
  * other lease answers exactly as a missing one, so that one tenant cannot
  * look up, renew or revoke another's leases, nor learn that they exist.
  */
 function mayTouch(req: LogicalRequest, lease: LeaseEntry): boolean {
   if (req.sudo) return true;
   const key = req.auth?.key;
-  return key !== undefined && (lease.tokenKey === key || lease.authTokenKey === key);
+  return key !== undefined && (lease.tokenKey === key || lease.batchTokenKey === key || lease.authTokenKey === key);
 }
 
 /** Whole seconds a lease has left, as Vault's int64 `ttl`. */

@@ -287,7 +287,8 @@ describe("creds: requests", () => {
     expect(lk.cluster.calls.filter((c) => c.startsWith("GET"))).toEqual([]);
     expect((await lk.creds("viewer", { kubernetes_namespace: "team-b" })).status).toBe(200);
     expect(await lk.creds("viewer", { kubernetes_namespace: "team-c" })).toEqual({ status: 400, body: { errors: [`namespace "team-c" is not allowed by role "viewer"`] } });
-    expect(await lk.creds("viewer", { kubernetes_namespace: "team-d" })).toEqual({ status: 400, body: { errors: [`namespace "team-d" does not exist`] } });
+    // A namespace that does not exist is refused the same way: the answer does not say which it is.
+    expect(await lk.creds("viewer", { kubernetes_namespace: "team-d" })).toEqual({ status: 400, body: { errors: [`namespace "team-d" is not allowed by role "viewer"`] } });
     expect(await lk.creds("viewer")).toEqual({ status: 400, body: { errors: [`field "kubernetes_namespace" is required`] } });
     lk.cluster.fail("GET", /namespaces\/team-b$/, 403);
     expect(await lk.creds("viewer", { kubernetes_namespace: "team-b" })).toEqual({

@@ -192,8 +192,9 @@ async function namespaceFor(
   const found = await api.getNamespace(namespace, { signal }).catch((err: unknown) => {
     throw kubeFailure(err, { verb: "get", kind: "Namespace", name: namespace, target: role.target }, logger);
   });
-  if (!found) throw badRequest(`namespace ${quoted(namespace)} does not exist`);
-  if (!selectorMatches(selector, found.metadata.labels ?? {})) throw refused;
+  // A missing namespace is refused like one the selector does not match: a caller the role
+  // does not let into a namespace must not learn whether it exists.
+  if (!found || !selectorMatches(selector, found.metadata.labels ?? {})) throw refused;
   return namespace;
 }
 
