@@ -35,6 +35,13 @@ export function exceedsDepth<T>(root: T, limit: number, childrenOf: ChildrenOf<T
   return false;
 }
 
+/**
+ * yaml's options for a document a client sent: aliases bounded (a
+ * billion-laughs document is refused, not expanded), and no warnings, which
+ * yaml would print to the process's stderr with pieces of the document in them.
+ */
+export const CLIENT_YAML_OPTIONS = { maxAliasCount: 10, prettyErrors: false, logLevel: "error" } as const;
+
 /** One wording for the HTTP edge and for fields that hold documents; callers say what nests. */
 export const depthMessage = (limit: number) => `nesting exceeds the maximum depth of ${limit}`;
 

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from "yaml";
 import { badRequest } from "../../core/errors.js";
-import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
-import { isRecord } from "../../core/input.js";
+import { CLIENT_YAML_OPTIONS, DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
+import { isRecord, quoted } from "../../core/input.js";
 
 const FIELD = "bound_service_account_namespace_selector";
 const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
@@ -31,13 +31,13 @@ export function parseNamespaceSelector(text: string): LabelSelector {
   let doc: unknown;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
-    doc = parseYaml(text, { maxAliasCount: 10, prettyErrors: false });
+    doc = parseYaml(text, CLIENT_YAML_OPTIONS);
   } catch {
     throw invalid("not valid JSON or YAML");
   }
   if (!isRecord(doc)) throw invalid("must be an object with matchLabels and/or matchExpressions");
   for (const key of Object.keys(doc)) {
-    if (key !== "matchLabels" && key !== "matchExpressions") throw invalid(`unknown key "${key}"`);
+    if (key !== "matchLabels" && key !== "matchExpressions") throw invalid(`unknown key ${quoted(key)}`);
   }
   const matchLabels = labelsOf(doc.matchLabels);
   const matchExpressions = requirementsOf(doc.matchExpressions);
@@ -52,7 +52,7 @@ function labelsOf(value: unknown): Record<string, string> {
   if (!isRecord(value)) throw invalid("matchLabels must be a map of strings");
   const labels: Record<string, string> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== "string") throw invalid(`matchLabels "${key}" must be a string`);
+    if (typeof v !== "string") throw invalid(`matchLabels ${quoted(key)} must be a string`);
     labels[key] = v;
   }
   return labels;

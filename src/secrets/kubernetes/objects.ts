@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { badRequest } from "../../core/errors.js";
-import { isRecord } from "../../core/input.js";
+import { isRecord, quoted } from "../../core/input.js";
 import type { ObjectKind, ObjectRef } from "./types.js";
 
 /** Every object the engine creates carries these, so that it can be found and told apart from others. */
@@ -135,7 +135,7 @@ export function metadataMap(value: unknown, field: "extra_labels" | "extra_annot
   if (!isRecord(value)) throw badRequest(`field "${field}" must be an object of strings`);
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== "string") throw badRequest(`field "${field}": the value of ${JSON.stringify(key)} must be a string`);
+    if (typeof v !== "string") throw badRequest(`field "${field}": the value of ${quoted(key)} must be a string`);
     checkKey(key, field);
     if (field === "extra_labels" && v !== "" && (v.length > 63 || !LABEL_NAME.test(v))) {
       throw badRequest(`field "${field}": the value of ${JSON.stringify(key)} is not a valid label value`);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { engineCore, fakeCluster, HOST, REFERENCE_YAML } from "./test-harness.js";
 
 const setup = () => engineCore(fakeCluster());
@@ -58,7 +58,10 @@ describe("roles", () => {
     [{ ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
     [{ service_account_name: "a", kubernetes_role_name: "b", ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
     [{ kubernetes_role_name: "b", generated_role_rules: RULE, ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
-    [{ service_account_name: "a", kubernetes_role_type: "Role", ...NS }, `"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`],
+    [{ service_account_name: "a", kubernetes_role_type: "ClusterRole", ...NS }, `"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`],
+    [{ kubernetes_role_name: "\r\n", ...NS }, `give exactly one of "service_account_name", "kubernetes_role_name", "generated_role_rules" or "role_binding_yaml"`],
+    [{ kubernetes_role_name: "..", ...NS }, `field "kubernetes_role_name" must be a Role name`],
+    [{ kubernetes_role_name: "a/b", kubernetes_role_type: "ClusterRole", ...NS }, `field "kubernetes_role_name" must be a ClusterRole name`],
     [{ kubernetes_role_name: "b", kubernetes_role_type: "Group", ...NS }, `field "kubernetes_role_type" must be "Role" or "ClusterRole"`],
     [{ service_account_name: "Not_A_Name", ...NS }, `field "service_account_name" must be a service account name (a DNS-1123 subdomain)`],
     [{ service_account_name: "a" }, `"allowed_kubernetes_namespaces" can not be empty ("*" allows any) if "allowed_kubernetes_namespace_selector" is not set`],
@@ -104,6 +107,16 @@ describe("roles", () => {
     expect((await request("POST", "kube/roles/view", { role_binding_yaml: bindingOnly, ...NS })).status).toBe(204);
   });
 
+  it("writes back a fixed-mode role as it reads, with the default kubernetes_role_type Role", async () => {
+    const { request } = await setup();
+    expect((await request("POST", "kube/roles/fixed", { service_account_name: "app", ...NS })).status).toBe(204);
+    const read = (await request("GET", "kube/roles/fixed")).body.data;
+    expect(read).toMatchObject({ service_account_name: "app", kubernetes_role_type: "Role" });
+    const again = await request("POST", "kube/roles/fixed", read);
+    expect(again.status, JSON.stringify(again.body)).toBe(204);
+    expect((await request("GET", "kube/roles/fixed")).body.data).toEqual(read);
+  });
+
   it.each([
     [`kind: Role\nmetadata: {name: r}\nrules: []\n`, `invalid "role_binding_yaml": must contain exactly one RoleBinding or ClusterRoleBinding`],
     [`kind: Pod\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: r}\n`, `invalid "role_binding_yaml": kind "Pod" is not a Role, ClusterRole, RoleBinding or ClusterRoleBinding`],
@@ -113,9 +126,46 @@ describe("roles", () => {
     [`kind: Role\nmetadata: {name: a}\nrules: [{apiGroups: [""], resources: [pods]}]\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: a}\n`, `invalid "role_binding_yaml": Role.rules[0].verbs must contain at least one value`],
     [`kind: RoleBinding\napiVersion: rbac.authorization.k8s.io/v1beta1\nroleRef: {kind: Role, name: a}\n`, `invalid "role_binding_yaml": RoleBinding must have apiVersion rbac.authorization.k8s.io/v1`],
     [`kind: [`, `invalid "role_binding_yaml": not valid JSON or YAML`],
+    [`kind: RoleBinding\nroleRef: {kind: Role, name: ".."}\n`, `invalid "role_binding_yaml": RoleBinding.roleRef.name must be a Role name`],
+    [`kind: ClusterRoleBinding\nroleRef: {kind: ClusterRole, name: "a%2fb"}\n`, `invalid "role_binding_yaml": ClusterRoleBinding.roleRef.name must be a ClusterRole name`],
   ])("refuses the role_binding_yaml %j", async (yaml, message) => {
     const { request } = await setup();
     expect((await request("POST", "kube/roles/r", { role_binding_yaml: yaml, ...NS })).body).toEqual({ errors: [message] });
+  });
+
+  it("quotes and shortens what a refusal echoes of the input: kinds, role names, keys", async () => {
+    const { request } = await setup();
+    const long = "k".repeat(100_000);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ role_binding_yaml: `kind: ${long}\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: r}\n` }, `invalid "role_binding_yaml": kind "${"k".repeat(128)}" is not`],
+      [{ role_binding_yaml: REFERENCE_YAML.replace("  kind: Role\n  name: example-role", `  kind: Role\n  name: ${long}`) }, `(Role "${"k".repeat(128)}") does not refer`],
+      [{ generated_role_rules: [{ [long]: ["x"], verbs: ["get"] }] }, `rules[0] has unknown key "${"k".repeat(128)}"`],
+      [{ kubernetes_role_name: "view", allowed_kubernetes_namespace_selector: { [long]: {} } }, `unknown key "${"k".repeat(128)}"`],
+      [{ kubernetes_role_name: "view", allowed_kubernetes_namespace_selector: { matchLabels: { [long]: 1 } } }, `matchLabels "${"k".repeat(128)}" must be a string`],
+      [{ service_account_name: "a", extra_labels: { [long]: 1 } }, `the value of "${"k".repeat(128)}" must be a string`],
+      [{ role_binding_yaml: 'kind: "a\\"b"\n---\nkind: RoleBinding\nroleRef: {kind: Role, name: r}\n' }, `kind "a\\"b" is not`],
+    ];
+    for (const [body, part] of cases) {
+      const res = await request("POST", "kube/roles/r", { ...body, ...NS });
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0]).toContain(part);
+      expect(res.body.errors[0].length).toBeLessThan(400);
+    }
+  });
+
+  it("prints no yaml warnings (with pieces of the document) to stderr while reading a client's YAML", async () => {
+    const { request } = await setup();
+    const warnings = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    try {
+      const secretish = "s3cr3t-in-a-key";
+      await request("POST", "kube/roles/r", { generated_role_rules: `? [${secretish}]\n: x\n`, ...NS });
+      await request("POST", "kube/roles/r", { role_binding_yaml: `? {${secretish}: 1}\n: x\n`, ...NS });
+      await request("POST", "kube/roles/r", { kubernetes_role_name: "view", allowed_kubernetes_namespace_selector: `? [${secretish}]\n: x\n` });
+      await request("POST", "kube/roles/r", { role_binding_yaml: `kind: *a:\n`, ...NS });
+      expect(warnings.mock.calls.map((c) => String(c[0]))).toEqual([]);
+    } finally {
+      warnings.mockRestore();
+    }
   });
 
   it("refuses a kubernetes_role_type that contradicts role_binding_yaml", async () => {

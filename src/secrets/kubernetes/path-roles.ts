@@ -5,7 +5,7 @@ import { isValidName, quoted, stringList } from "../../core/input.js";
 import { parseNamespaceSelector, type LabelSelector } from "../../auth/kubernetes/namespace-selector.js";
 import { listPaths } from "./list-paths.js";
 import { checkNameTemplate, metadataMap } from "./objects.js";
-import { parseRoleBinding } from "./role-binding.js";
+import { isRbacName, parseRoleBinding } from "./role-binding.js";
 import { parseRules, rulesText as documentText } from "./rules.js";
 import { deleteRole, getRole, getTarget, listRoles, putRole } from "./store.js";
 import type { EngineRole, KubeRoleKind, RoleMode } from "./types.js";
@@ -72,7 +72,11 @@ export function roleName(req: LogicalRequest): string {
   return name;
 }
 
-const present = (d: Record<string, unknown>, key: string) => d[key] !== undefined && d[key] !== null && d[key] !== "";
+/** Given, and not blank: a field that is only whitespace is stored trimmed to nothing, so it counts as absent. */
+const present = (d: Record<string, unknown>, key: string) => {
+  const value = d[key];
+  return value !== undefined && value !== null && !(typeof value === "string" && value.trim() === "");
+};
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -92,10 +96,12 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
   const yaml = given[0][0] === "yaml" ? documentText(d.role_binding_yaml, "role_binding_yaml") : "";
   const definition = yaml !== "" ? parseRoleBinding(yaml) : undefined;
   const mode = definition?.mode ?? (given[0][0] as RoleMode);
-  if (mode === "fixed" && present(d, "kubernetes_role_type")) {
+  const kind = roleKindOf(d.kubernetes_role_type);
+  // A fixed-mode role reads back with the default "Role", as Vault's does, so
+  // that one must be accepted on write; only a ClusterRole there is a mistake.
+  if (mode === "fixed" && kind !== "Role") {
     throw badRequest(`"kubernetes_role_type" applies only with "kubernetes_role_name" or "generated_role_rules"`);
   }
-  const kind = roleKindOf(d.kubernetes_role_type);
   if (definition && present(d, "kubernetes_role_type") && kind !== definition.kind) {
     throw badRequest(`"kubernetes_role_type" ${kind} contradicts the ${definition.kind} of "role_binding_yaml"`);
   }
@@ -124,7 +130,7 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
   if (mode === "fixed" && (role.serviceAccountName.length > 253 || !DNS_SUBDOMAIN.test(role.serviceAccountName))) {
     throw badRequest(`field "service_account_name" must be a service account name (a DNS-1123 subdomain)`);
   }
-  if (mode === "predefined" && /[/%]/.test(role.kubernetesRoleName)) {
+  if (mode === "predefined" && !definition && !isRbacName(role.kubernetesRoleName)) {
     throw badRequest(`field "kubernetes_role_name" must be a ${kind} name`);
   }
   const namespaces = role.allowedKubernetesNamespaces;

@@ -1,6 +1,6 @@
 import { badRequest } from "../../core/errors.js";
 import type { PolicyRule } from "../../kube/types.js";
-import { isRecord } from "../../core/input.js";
+import { isRecord, quoted } from "../../core/input.js";
 import { parseDocument, rulesOf } from "./rules.js";
 import type { KubeRoleKind } from "./types.js";
 
@@ -28,7 +28,7 @@ export function parseRoleBinding(text: string): RoleBindingDefinition {
   const bindings = docs.filter((d) => isRecord(d) && (d.kind === "RoleBinding" || d.kind === "ClusterRoleBinding"));
   const other = docs.find((d) => !roles.includes(d) && !bindings.includes(d));
   if (other !== undefined) {
-    const kind = isRecord(other) && typeof other.kind === "string" ? `kind "${other.kind}"` : "a document without a kind";
+    const kind = isRecord(other) && typeof other.kind === "string" ? `kind ${quoted(other.kind)}` : "a document without a kind";
     throw invalid(`${kind} is not a Role, ClusterRole, RoleBinding or ClusterRoleBinding`);
   }
   if (roles.length > 1) throw invalid("must contain at most one Role or ClusterRole");
@@ -42,17 +42,24 @@ export function parseRoleBinding(text: string): RoleBindingDefinition {
     throw invalid(`${binding.kind}.roleRef must name a Role or ClusterRole (kind and name)`);
   }
   const kind: KubeRoleKind = ref.kind;
+  if (!isRbacName(ref.name)) throw invalid(`${binding.kind}.roleRef.name must be a ${kind} name`);
   if (clusterRoleBinding && kind !== "ClusterRole") throw invalid("a ClusterRoleBinding can only refer to a ClusterRole");
   const role = roles[0];
   if (!isRecord(role)) return { mode: "predefined", kind, roleName: ref.name, clusterRoleBinding };
   checkApiVersion(role);
   const name = isRecord(role.metadata) ? role.metadata.name : undefined;
   if (role.kind !== kind || name !== ref.name) {
-    throw invalid(`${binding.kind}.roleRef (${kind} "${ref.name}") does not refer to the ${String(role.kind)} in the document`);
+    throw invalid(`${binding.kind}.roleRef (${kind} ${quoted(ref.name)}) does not refer to the ${String(role.kind)} in the document`);
   }
   if (!Array.isArray(role.rules)) throw invalid(`${kind}.rules must be a list`);
   return { mode: "generated", kind, rules: rulesOf(role.rules, `${kind}.rules`, kind, invalid), clusterRoleBinding };
 }
+
+/**
+ * What the API server accepts as the name of a Role or ClusterRole (RBAC's
+ * ValidateRBACName, a path segment name): not empty, not "." or "..", no "/" or "%".
+ */
+export const isRbacName = (name: string) => name !== "" && name !== "." && name !== ".." && !/[/%]/.test(name);
 
 function checkApiVersion(doc: Record<string, unknown>): void {
   if (doc.apiVersion !== undefined && doc.apiVersion !== RBAC_V1) {

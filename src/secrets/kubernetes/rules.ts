@@ -1,8 +1,8 @@
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { badRequest } from "../../core/errors.js";
-import { DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
+import { CLIENT_YAML_OPTIONS, DEFAULT_MAX_JSON_DEPTH, depthMessage, yamlExceedsDepth } from "../../core/json-depth.js";
 import type { PolicyRule } from "../../kube/types.js";
-import { isRecord } from "../../core/input.js";
+import { isRecord, quoted } from "../../core/input.js";
 import type { KubeRoleKind } from "./types.js";
 
 const FIELD = "generated_role_rules";
@@ -43,13 +43,12 @@ export function parseDocument(text: string, field: string, all = false): unknown
   const fail = (why: string) => badRequest(`invalid "${field}": ${why}`);
   if (text === "") throw fail("must not be empty");
   if (yamlExceedsDepth(text, DEFAULT_MAX_JSON_DEPTH)) throw fail(depthMessage(DEFAULT_MAX_JSON_DEPTH));
-  const options = { maxAliasCount: 10, prettyErrors: false } as const;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
-    if (!all) return parseYaml(text, options);
-    return parseAllDocuments(text, options).map((doc) => {
+    if (!all) return parseYaml(text, CLIENT_YAML_OPTIONS);
+    return parseAllDocuments(text, CLIENT_YAML_OPTIONS).map((doc) => {
       if (doc.errors.length > 0) throw doc.errors[0];
-      return doc.toJS({ maxAliasCount: 10 });
+      return doc.toJS({ maxAliasCount: CLIENT_YAML_OPTIONS.maxAliasCount });
     });
   } catch {
     throw fail("not valid JSON or YAML");
@@ -60,7 +59,7 @@ function ruleOf(item: unknown, at: string, kind: KubeRoleKind, invalid: (why: st
   if (!isRecord(item)) throw invalid(`${at} must be an object`);
   const rule: Partial<Record<RuleKey, string[]>> = {};
   for (const [key, value] of Object.entries(item)) {
-    if (!RULE_KEYS.some((k) => k === key)) throw invalid(`${at} has unknown key "${key}"`);
+    if (!RULE_KEYS.some((k) => k === key)) throw invalid(`${at} has unknown key ${quoted(key)}`);
     const list = Array.isArray(value) ? value : [value];
     if (!list.every((v): v is string => typeof v === "string")) throw invalid(`${at}.${key} must be a list of strings`);
     rule[key as RuleKey] = list;
