@@ -13,6 +13,36 @@ import { createSqliteStore } from "../../src/storage/sqlite.js";
 import { queueKey, type StoredLease } from "../../src/core/leases/keys.js";
 import type { TokenEntry } from "../../src/core/types.js";
 import type { StorageView } from "../../src/storage/types.js";
+import { api, autoSealConfig, startServerProcess, type ServerProcess } from "./process.js";
+
+/** Lets a token create children: the parents of the crash suites' token trees. */
+const CREATOR_POLICY = `path "auth/token/create" { capabilities = ["update"] }`;
+
+/**
+ * A built server on a fresh SQLite file with the auto seal, initialised, with
+ * policy `creator`; `restart()` starts it again on the same file and
+ * `audit()` checks what is stored there.
+ */
+export async function crashableServer(label: string): Promise<{
+  server: ServerProcess;
+  root: string;
+  restart: () => Promise<ServerProcess>;
+  audit: () => Promise<StoredState>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), `latchkey-${label}-`));
+  const args = ["--config", autoSealConfig(dir)];
+  const server = await startServerProcess(args);
+  const init = await api(server.address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
+  const root = init.json.root_token as string;
+  const policy = await api(server.address, "PUT", "sys/policies/acl/creator", root, { policy: CREATOR_POLICY });
+  if (init.status !== 200 || policy.status !== 204) throw new Error(`setting up the server failed: ${init.text} ${policy.text}`);
+  return {
+    server,
+    root,
+    restart: () => startServerProcess(args),
+    audit: () => auditStoredState(join(dir, "latchkey.db"), join(dir, "unseal.key")),
+  };
+}
 
 export interface SeededRandom {
   seed: number;

@@ -8,15 +8,11 @@
  * it never saw acknowledged must finish the rest. Nothing revoked comes back,
  * and tokens nobody revoked are untouched.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { auditStoredState, seededRandom, type StoredState } from "../helpers/crash.js";
-import { api, autoSealConfig, startServerProcess, type ServerProcess } from "../helpers/process.js";
+import { crashableServer, seededRandom, type StoredState } from "../helpers/crash.js";
+import { api, type ServerProcess } from "../helpers/process.js";
 
 const KILLS = 4;
-const CREATOR_POLICY = `path "auth/token/create" { capabilities = ["update"] }`;
 
 interface Issued {
   token: string;
@@ -136,15 +132,9 @@ async function until(what: string, timeoutMs: number, check: () => Promise<strin
 describe("SIGKILL while revocations are in flight (SQLite)", () => {
   it("finishes every pending revocation after the restart and never brings a revoked token back", async () => {
     const random = seededRandom("crash-revocation");
-    const dir = mkdtempSync(join(tmpdir(), "latchkey-crash-revoke-"));
-    const config = autoSealConfig(dir);
-    const dbPath = join(dir, "latchkey.db");
-    const keyFile = join(dir, "unseal.key");
-    const audit = () => auditStoredState(dbPath, keyFile);
-    let server: ServerProcess = await startServerProcess(["--config", config]);
-    const init = await api(server.address, "PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
-    const root = init.json.root_token as string;
-    expect((await api(server.address, "PUT", "sys/policies/acl/creator", root, { policy: CREATOR_POLICY })).status).toBe(204);
+    const crashable = await crashableServer("crash-revoke");
+    const { root, audit } = crashable;
+    let server: ServerProcess = crashable.server;
     expect((await api(server.address, "POST", "auth/token/roles/prefixed", root, { allowed_policies: ["default"] })).status).toBe(204);
 
     const gone: Issued[] = [];
@@ -173,7 +163,7 @@ describe("SIGKILL while revocations are in flight (SQLite)", () => {
           if (acked[i + 1]) expect(present(afterKill, [t.root, ...(t.orphan ? [] : t.descendants)]), `tree ${i} was acknowledged`).toEqual([]);
         });
 
-        server = await startServerProcess(["--config", config]);
+        server = await crashable.restart();
         // By itself the restarted server finishes what had begun: no token stays half-revoked
         // (tainted, with its subtree or leases still there), nothing outlives its TTL.
         await until("pending revocations did not complete", 60_000, async () => {
