@@ -9,6 +9,7 @@
  * audit log and every error message the scenario received: none is found.
  */
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,54 @@ import { cleanup } from "../helpers/k8s.js";
 import { api, autoSealConfig, startServerProcess, type ServerProcess } from "../helpers/process.js";
 import { pemNeedles, scanForPlaintext, sqliteFiles, textSink, type Needle, type Sink } from "../helpers/secret-scan.js";
 import { mountTenancy, ok, tenant, type Call } from "../helpers/tenants.js";
+
+const FUZZ_CASES = 300;
+
+/**
+ * Paths that take secrets, with bodies whose fields are drawn from `values`
+ * (alone, in lists, in nested objects): what the answers say back is in the
+ * callers' `errors`. Returns how many requests failed.
+ */
+async function fuzzWithSecrets(values: string[], opts: { ns: string; calls: Call[] }): Promise<{ failed: number }> {
+  const paths = [
+    "auth/kubernetes/login",
+    "auth/kubernetes/config",
+    "auth/token/lookup",
+    "auth/token/lookup-accessor",
+    "auth/token/renew",
+    "sys/wrapping/unwrap",
+    "sys/wrapping/lookup",
+    "sys/wrapping/rewrap",
+    "sys/leases/lookup",
+    "sys/leases/renew",
+    "sys/capabilities",
+    "sys/policies/acl/fuzz",
+    `secret/data/ns/${opts.ns}/fuzz`,
+    `secret/metadata/ns/${opts.ns}/fuzz`,
+    `kv1/ns/${opts.ns}/fuzz`,
+    `kube/creds/${opts.ns}`,
+    "kube/certificates/fuzz",
+    "kube/targets/fuzz",
+    "cubbyhole/fuzz",
+  ];
+  const fields = ["jwt", "token", "accessor", "lease_id", "password", "data", "options", "policy", "key_data", "certificate_data",
+    "service_account_jwt", "token_reviewer_jwt", "kubernetes_ca_cert", "kubernetes_host", "kubernetes_namespace", "role", "cas", "versions"];
+  const secret = fc.constantFrom(...values);
+  const value = fc.oneof(secret, fc.array(secret, { maxLength: 3 }), fc.dictionary(fc.constantFrom(...fields), secret, { maxKeys: 2 }), fc.integer());
+  const request = fc.record({
+    call: fc.nat(opts.calls.length - 1),
+    method: fc.constantFrom("POST", "PUT", "PATCH", "GET", "DELETE"),
+    path: fc.constantFrom(...paths),
+    body: fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: 4 }),
+  });
+  let failed = 0;
+  for (const c of fc.sample(request, { numRuns: FUZZ_CASES, seed: 15 })) {
+    const res = await opts.calls[c.call](c.method, c.path, c.method === "GET" ? undefined : c.body);
+    expect(res.status, `${c.method} ${c.path}: ${res.text}`).toBeLessThan(500);
+    if (res.status >= 400) failed++;
+  }
+  return { failed };
+}
 
 const distinct = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
 
@@ -152,6 +201,11 @@ describe("no known plaintext value reaches the disk, the logs, the audit log or 
     }
     expect(errors.length).toBeGreaterThanOrEqual(failures.length);
 
+    // Fuzzed requests (seeded) whose fields carry the known values, with the workload's token, a made-up one or none.
+    const values = needles.flatMap((n) => (typeof n.value === "string" ? [n.value] : []));
+    const fuzzed = await fuzzWithSecrets(values, { ns: app.ns, calls: [asApp, asNobody, anonymous] });
+    expect(fuzzed.failed).toBeGreaterThan(FUZZ_CASES / 2);
+
     // The sinks: the database while the server runs (recent pages are in the WAL) and after it stopped.
     const running = sqliteFiles(dbPath, "sqlite (running)");
     expect(running.map((s) => s.name)).toEqual(["sqlite (running) main", "sqlite (running) -wal", "sqlite (running) -shm"]);
@@ -170,7 +224,7 @@ describe("no known plaintext value reaches the disk, the logs, the audit log or 
     const report = scanForPlaintext(needles, sinks);
     console.log(
       `secret hygiene: ${needles.length} values × 4 encodings × ${sinks.length} sinks = ${report.checked} searches, ` +
-        `${errors.length} error messages, ${report.found.length} found`,
+        `${errors.length} error messages (${fuzzed.failed} of ${FUZZ_CASES} fuzzed requests), ${report.found.length} found`,
     );
     expect(report.found).toEqual([]);
 

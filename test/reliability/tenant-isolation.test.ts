@@ -88,7 +88,7 @@ beforeAll(async () => {
   // B's login lease: the one B's login added.
   const loginLease = `auth/kubernetes/login/${(await loginLeases()).filter((k) => !before.includes(k)).join()}`;
 
-  // B's state, through B's own token: every engine holds something of B's.
+  // Each tenant's state, written with its own token: every engine holds something of A's and of B's.
   for (const t of [a, b]) {
     await ok(t.call, "POST", `secret/data/ns/${t.ns}/${ITEM}`, { data: { password: `${t.ns}-v1` } });
     await ok(t.call, "POST", `secret/data/ns/${t.ns}/${ITEM}`, { data: { password: t === b ? bSecret : `${t.ns}-v2` } });
