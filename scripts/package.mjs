@@ -21,8 +21,10 @@
 // patchelf keeps. It works only at /latchkey/bin/; dist-bin/latchkey/ keeps the
 // host's loader, so it runs where it is.
 //
-// Steps: esbuild bundles src/ into one CommonJS script (Node 20's SEA runs only
-// CommonJS), `node --experimental-sea-config` turns it into a blob, and postject
+// Steps: esbuild bundles src/ twice into CommonJS (Node 20's SEA runs only
+// CommonJS): the whole CLI, and the agent alone (packaging/agent-main.ts), each
+// with a V8 code cache; `node --experimental-sea-config` turns them, as assets
+// of the main script packaging/sea-dispatch.cjs, into a blob, and postject
 // injects the blob into a copy of this node binary.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
