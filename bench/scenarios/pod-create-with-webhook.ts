@@ -1,9 +1,9 @@
 import { LATCHKEY_BIN, round, spawnNode, waitForOutput } from "../lib/processes.js";
 import { useTestCluster } from "../lib/k8s.js";
 import type { BenchContext, Scenario } from "../lib/types.js";
-import { adminClient, cleanup, deleteOnCleanup, kubeTestEnv, uniqueName, uniqueNamespace } from "../../test/helpers/k8s.js";
+import { adminClient, cleanup, kubeTestEnv, uniqueName, uniqueNamespace } from "../../test/helpers/k8s.js";
+import { registerWebhook, WEBHOOKS } from "../../test/helpers/webhook.js";
 
-const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
 const LABEL = "latchkey.bench/injector";
 /** Pod creates in flight: a Deployment scaling up or a Job's parallel pods, not a storm. */
 const CREATORS = 4;
@@ -69,25 +69,7 @@ export const podCreateWithWebhook: Scenario = {
     const without = await createPods(ns, "plain", seconds, false);
 
     const configName = uniqueName("latchkey-injector-bench");
-    await adminClient().create(WEBHOOKS, {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: configName },
-      webhooks: [
-        {
-          name: "inject.latchkey.io",
-          clientConfig: { url: "https://127.0.0.1:1/mutate" },
-          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-          namespaceSelector: { matchLabels: { [LABEL]: selector } },
-          objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
-          failurePolicy: "Fail",
-          sideEffects: "None",
-          admissionReviewVersions: ["v1"],
-          timeoutSeconds: 5,
-        },
-      ],
-    });
-    deleteOnCleanup(`${WEBHOOKS}/${configName}`);
+    await registerWebhook(configName, { label: LABEL, value: selector });
     const injector = spawnNode(
       [
         LATCHKEY_BIN, "injector",
