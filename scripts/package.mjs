@@ -21,13 +21,16 @@
 // patchelf keeps. It works only at /latchkey/bin/; dist-bin/latchkey/ keeps the
 // host's loader, so it runs where it is.
 //
-// Steps: esbuild bundles src/ into one CommonJS script (Node 20's SEA runs only
-// CommonJS), `node --experimental-sea-config` turns it into a blob, and postject
+// Steps: esbuild bundles src/ twice into CommonJS (Node 20's SEA runs only
+// CommonJS): the whole CLI, and the agent alone (packaging/agent-main.ts), each
+// with a V8 code cache; `node --experimental-sea-config` turns them, as assets
+// of the main script packaging/sea-dispatch.cjs, into a blob, and postject
 // injects the blob into a copy of this node binary.
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Script } from "node:vm";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -110,28 +113,38 @@ mkdirSync(join(layout, "lib"), { recursive: true });
 const commit = spawnSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || "";
 const buildInfo = { commit, date: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
 
-await build({
-  entryPoints: [join(root, "packaging/sea-main.ts")],
-  outfile: join(buildDir, "latchkey.cjs"),
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "cjs",
-  // pg loads pg-native only when asked for its native client, which latchkey does not use.
-  external: ["pg-native"],
-  banner: {
-    js: `const __latchkeyModuleUrl = (p) => require("node:url").pathToFileURL(require("node:path").join(require("node:path").dirname(process.execPath), "lib", p)).href;`,
-  },
-  define: { __LATCHKEY_BUILD__: JSON.stringify(buildInfo) },
-  plugins: [moduleUrls, addonBeside],
-  logLevel: "warning",
-});
+/** Bundles one entry point into build/<name>.cjs, wrapped as packaging/sea-dispatch.cjs runs it, with its V8 code cache. */
+async function bundle(name, entry) {
+  const out = join(buildDir, `${name}.bundle.cjs`);
+  await build({
+    entryPoints: [join(root, entry)],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    // pg loads pg-native only when asked for its native client, which latchkey does not use.
+    external: ["pg-native"],
+    banner: {
+      js: `const __latchkeyModuleUrl = (p) => require("node:url").pathToFileURL(require("node:path").join(require("node:path").dirname(process.execPath), "lib", p)).href;`,
+    },
+    define: { __LATCHKEY_BUILD__: JSON.stringify(buildInfo) },
+    plugins: [moduleUrls, addonBeside],
+    logLevel: "warning",
+  });
+  const wrapped = `(function (require, module, exports, __filename, __dirname) {${readFileSync(out, "utf8")}\n})`;
+  writeFileSync(join(buildDir, `${name}.cjs`), wrapped);
+  writeFileSync(join(buildDir, `${name}.cache`), new Script(wrapped, { filename: `${name}.cjs` }).createCachedData());
+  return { [`${name}.cjs`]: join(buildDir, `${name}.cjs`), [`${name}.cache`]: join(buildDir, `${name}.cache`) };
+}
+// The whole CLI, and the agent's command group alone (what an idle sidecar keeps in memory).
+const assets = { ...(await bundle("latchkey", "packaging/sea-main.ts")), ...(await bundle("agent", "packaging/agent-main.ts")) };
 
 // packaging/sea-config.json with its paths moved under DIST_BIN.
 const seaConfig = JSON.parse(readFileSync(join(root, "packaging/sea-config.json"), "utf8"));
 writeFileSync(
   join(buildDir, "sea-config.json"),
-  JSON.stringify({ ...seaConfig, main: join(buildDir, "latchkey.cjs"), output: join(buildDir, "latchkey.blob") }),
+  JSON.stringify({ ...seaConfig, main: join(root, "packaging/sea-dispatch.cjs"), output: join(buildDir, "latchkey.blob"), assets }),
 );
 runNode("--experimental-sea-config", join(buildDir, "sea-config.json"));
 copyFileSync(process.execPath, executable);

@@ -1,5 +1,6 @@
 import type { Scenario } from "../lib/types.js";
 import { admissionReview } from "./admission-review.js";
+import { agentIdle } from "./agent-idle.js";
 import { authTokenLookupSelf } from "./auth-token-lookup-self.js";
 import { fastifyHelloWorld } from "./fastify-hello-world.js";
 import { floorKvRead } from "./floor-kv-read.js";
@@ -18,6 +19,7 @@ import { k8sTokenreviewDirect } from "./k8s-tokenreview-direct.js";
 import { kvV2ReadSqlite } from "./kv-v2-read-sqlite.js";
 import { kvV2WriteSqlite } from "./kv-v2-write-sqlite.js";
 import { loginStorm1000 } from "./login-storm-1000.js";
+import { podCreateWithWebhook } from "./pod-create-with-webhook.js";
 import { rs256VerifyRaw } from "./rs256-verify-raw.js";
 import { tokens1m } from "./tokens-1m.js";
 
@@ -25,6 +27,8 @@ import { tokens1m } from "./tokens-1m.js";
 export const SCENARIOS: Scenario[] = [
   fastifyHelloWorld,
   admissionReview,
+  podCreateWithWebhook,
+  agentIdle,
   floorTokenRead,
   authTokenLookupSelf,
   floorKvRead,

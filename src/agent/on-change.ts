@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFile, readdir } from "node:fs/promises";
 import { basename } from "node:path";
-import { request } from "undici";
+import { sendHttp } from "../cli/client.js";
 import type { OnChange } from "./config.js";
 
 /** PIDs whose executable (argv[0] of /proc/PID/cmdline, else comm) has the base name `name`. */
@@ -44,15 +44,13 @@ export async function runOnChange(action: OnChange, changed: readonly string[], 
   }
   if (action.kind === "http") {
     try {
-      const answer = await request(action.url, {
+      const answer = await sendHttp(action.url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ changed }),
-        headersTimeout: 10_000,
-        bodyTimeout: 10_000,
+        timeoutMs: 10_000,
       });
-      await answer.body.dump();
-      return ctx.log(`on-change: POST ${action.url} answered ${answer.statusCode}`);
+      return ctx.log(`on-change: POST ${action.url} answered ${answer.status}`);
     } catch (err) {
       return ctx.log(`on-change: POST ${action.url} failed: ${err instanceof Error ? err.message : String(err)}`);
     }

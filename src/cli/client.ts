@@ -1,4 +1,5 @@
-import { Agent, request } from "undici";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isRecord } from "./output.js";
 
 /** A decoded JSON response: the envelope (`data`, `auth`, `lease_id`, ...) or a top-level sys object. */
@@ -79,7 +80,7 @@ const TLS_CODES = new Set([
 
 function errorCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; depth < 4 && typeof e === "object" && e !== null; depth++) {
-    if ("code" in e && typeof e.code === "string" && e.code !== "UND_ERR_SOCKET") return e.code;
+    if ("code" in e && typeof e.code === "string") return e.code;
     e = "cause" in e ? e.cause : undefined;
   }
   return undefined;
@@ -102,10 +103,55 @@ function connectionError(address: string, err: unknown): ConnectionError {
     hint = "The server does not answer https at this address: check http:// versus https:// in the address.";
   } else if (code !== undefined && (TLS_CODES.has(code) || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL"))) {
     hint = "Set LATCHKEY_CACERT (or -ca-cert) to the PEM file of the CA that issued the server's certificate.";
-  } else if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+  } else if (code === TIMEOUT_CODE) {
     hint = "The server did not answer in time.";
   }
   return new ConnectionError(address, `could not connect to latchkey at ${address}: ${detail}`, hint, { cause: err });
+}
+
+/** The code of the error a request fails with when the server does not answer within the client's timeout. */
+const TIMEOUT_CODE = "LK_ERR_CLIENT_TIMEOUT";
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+/**
+ * One request with node:http(s): the CLI and the in-pod agent need no more,
+ * and loading an HTTP client library would cost the agent's idle memory.
+ * `timeoutMs` bounds the whole exchange, from connecting to the last byte.
+ */
+export function sendHttp(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; agent?: HttpAgent; ca?: string; timeoutMs: number; signal?: AbortSignal },
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const headers = init.body === undefined ? init.headers : { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) };
+    const req = send(target, { method: init.method, headers, agent: init.agent, ...(init.ca ? { ca: init.ca } : {}), signal: init.signal });
+    const timer = setTimeout(() => {
+      req.destroy(Object.assign(new Error(`no answer within ${init.timeoutMs} ms`), { code: TIMEOUT_CODE }));
+    }, init.timeoutMs);
+    req.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.once("response", (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      res.once("end", () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    req.end(init.body);
+  });
 }
 
 /** Each path segment is escaped on its own so that `/` keeps separating segments. */
@@ -133,11 +179,8 @@ function parseErrors(raw: string): string[] {
 export function createClient(options: ClientOptions): LatchkeyClient {
   const address = options.address.replace(/\/+$/, "");
   const timeout = options.timeoutMs ?? 60_000;
-  const dispatcher = new Agent({
-    connect: options.caCert ? { ca: options.caCert } : {},
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-  });
+  const https = /^https:/i.test(address);
+  const agent = https ? new HttpsAgent({ keepAlive: true, ...(options.caCert ? { ca: options.caCert } : {}) }) : new HttpAgent({ keepAlive: true });
 
   async function send(req: ApiRequest): Promise<ApiBody | undefined> {
     const token = req.token ?? options.token;
@@ -153,20 +196,20 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     if (token) headers["x-vault-token"] = token;
     if (req.body !== undefined) headers["content-type"] = "application/json";
 
-    let response;
+    let response: Answer;
     try {
-      response = await request(url, {
+      response = await sendHttp(url, {
         method: req.method,
         headers,
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
-        dispatcher,
+        agent,
+        timeoutMs: timeout,
         signal: req.signal,
       });
     } catch (err) {
       throw connectionError(address, err);
     }
-    const raw = await response.body.text();
-    const status = response.statusCode;
+    const { text: raw, status } = response;
     // Vault answers "nothing stored here" with 404 and an empty error list; a 404
     // that carries messages (no such mount, unsupported path) is a real error.
     if (status === 404 && req.emptyOn404 && parseErrors(raw).length === 0) return undefined;
@@ -193,6 +236,6 @@ export function createClient(options: ClientOptions): LatchkeyClient {
     list: (path) => send({ method: "GET", path, query: { list: "true" }, emptyOn404: true }),
     write: (path, body) => send({ method: "PUT", path, body: body ?? {} }),
     delete: (path, query) => send({ method: "DELETE", path, query }),
-    close: () => dispatcher.close(),
+    close: async () => agent.destroy(),
   };
 }

@@ -14,15 +14,15 @@ import {
   adminClient,
   createClusterRoleBinding,
   createServiceAccount,
-  deleteOnCleanup,
   kubeTestEnv,
   serviceAccountSubject,
   tokenRequest,
   uniqueName,
 } from "./k8s.js";
 import { api, startServerProcess, type ServerProcess } from "./process.js";
+import { registerWebhook, WEBHOOKS } from "./webhook.js";
 
-export const WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+export { WEBHOOKS } from "./webhook.js";
 /** The namespace label the test webhook's namespaceSelector matches. */
 export const INJECTOR_LABEL = "latchkey.test/injector";
 
@@ -61,25 +61,7 @@ export async function webhookInjector(opts: { selectorValue: string; latchkeyAdd
   const configName = uniqueName("latchkey-injector-test");
   // The webhook must exist before --tls-auto publishes its caBundle; the
   // namespaceSelector keeps it off every other test's pods on this shared cluster.
-  await adminClient().create(WEBHOOKS, {
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "MutatingWebhookConfiguration",
-    metadata: { name: configName },
-    webhooks: [
-      {
-        name: "inject.latchkey.io",
-        clientConfig: { url: "https://127.0.0.1:1/mutate" },
-        rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-        namespaceSelector: { matchLabels: { [INJECTOR_LABEL]: opts.selectorValue } },
-        objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
-        failurePolicy: "Fail",
-        sideEffects: "None",
-        admissionReviewVersions: ["v1", "v1beta1"],
-        timeoutSeconds: 5,
-      },
-    ],
-  });
-  deleteOnCleanup(`${WEBHOOKS}/${configName}`);
+  await registerWebhook(configName, { label: INJECTOR_LABEL, value: opts.selectorValue }, { reviewVersions: ["v1", "v1beta1"] });
   const injector = await startInjector(
     {
       listen: "127.0.0.1:0",

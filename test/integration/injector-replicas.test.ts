@@ -10,9 +10,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INJECTOR_LABEL, WEBHOOKS } from "../helpers/injection.js";
-import { adminClient, cleanup, deleteOnCleanup, eventually, kubeTestEnv, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
+import { INJECTOR_LABEL } from "../helpers/injection.js";
+import { adminClient, cleanup, eventually, kubeTestEnv, uniqueName, uniqueNamespace } from "../helpers/k8s.js";
 import { BIN } from "../helpers/process.js";
+import { registerWebhook, WEBHOOKS } from "../helpers/webhook.js";
 
 const SECRET = "latchkey-injector-tls";
 
@@ -139,23 +140,7 @@ describe("latchkey injector: two replicas sharing --tls-auto through a Secret an
     ns = await uniqueNamespace({ [INJECTOR_LABEL]: selectorValue });
     injectorNs = await uniqueNamespace();
     configName = uniqueName("latchkey-injector-ha");
-    await adminClient().create(WEBHOOKS, {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: configName },
-      webhooks: ["a", "b"].map((replica) => ({
-        name: `inject-${replica}.latchkey.io`,
-        clientConfig: { url: "https://127.0.0.1:1/mutate" },
-        rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-        namespaceSelector: { matchLabels: { [INJECTOR_LABEL]: selectorValue } },
-        objectSelector: { matchLabels: { "latchkey.io/inject": "true" } },
-        failurePolicy: "Fail",
-        sideEffects: "None",
-        admissionReviewVersions: ["v1"],
-        timeoutSeconds: 5,
-      })),
-    });
-    deleteOnCleanup(`${WEBHOOKS}/${configName}`);
+    await registerWebhook(configName, { label: INJECTOR_LABEL, value: selectorValue }, { webhookNames: ["inject-a.latchkey.io", "inject-b.latchkey.io"] });
     await startReplica("replica-a");
     await startReplica("replica-b");
     await pointWebhooksAt(replicas.map((r) => r.port));
