@@ -16,6 +16,11 @@ export interface PostgresStoreOptions {
   maxRetries?: number;
 }
 
+/** The PostgreSQL store, which also counts its serialization retries (`latchkey_storage_transaction_retries_total`). */
+export interface PostgresStore extends PhysicalStore {
+  transactionRetries(): number;
+}
+
 /** Schema names are plain identifiers: the config says which, and nothing needs quoting. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -31,7 +36,7 @@ const RETRYABLE = new Set(["40001", "40P01"]);
  * as SQLite's BINARY collation does (see compareKeys). Transactions are
  * SERIALIZABLE and run again when PostgreSQL reports a serialization failure.
  */
-export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
+export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
   const schema = opts.schema ?? "latchkey";
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name "${schema}"`);
   const table = `${pg.escapeIdentifier(schema)}.kv`;
@@ -42,11 +47,18 @@ export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     application_name: "latchkey",
+    // PostgreSQL plans a seq scan for a key lookup on a small table, and in a SERIALIZABLE
+    // transaction a seq scan takes a predicate lock on the whole table: every concurrent
+    // write then conflicts with it, and logins or KV writes of different keys fail to
+    // serialise. Every query here is a key or range read the primary key serves, so the
+    // index is always the plan: its predicate locks cover only the index pages read.
+    options: "-c enable_seqscan=off",
   });
   // An idle connection that the server closes (a restart, a failover) is dropped
   // by the pool; the next request opens a new one.
   pool.on("error", () => undefined);
 
+  let retries = 0;
   let ready: Promise<void> | undefined;
   const ensureSchema = () =>
     (ready ??= createSchema(pool, schema, table).catch((err) => {
@@ -162,7 +174,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
     }
   }
 
-  const store: PhysicalStore = {
+  const store: PostgresStore = {
     ...reader(poolQuery),
     ...writer(poolQuery),
     async transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T> {
@@ -171,11 +183,13 @@ export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
           return await attempt(fn);
         } catch (err) {
           if (!(isRetryable(err) && tries < maxRetries)) throw err;
+          retries++;
           // Jittered backoff so that the transactions that collided do not collide again.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** tries)));
         }
       }
     },
+    transactionRetries: () => retries,
     async close() {
       await pool.end();
     },
