@@ -14,6 +14,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** How often a transaction that lost a serialization race is run again (default 20). */
   maxRetries?: number;
+  /** Transactions this store runs at once; the others wait their turn (default 4). */
+  concurrentTransactions?: number;
 }
 
 /** The PostgreSQL store, which also counts its serialization retries (`latchkey_storage_transaction_retries_total`). */
@@ -59,6 +61,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
   pool.on("error", () => undefined);
 
   let retries = 0;
+  const gate = createGate(Math.max(1, opts.concurrentTransactions ?? 4));
   let ready: Promise<void> | undefined;
   const ensureSchema = () =>
     (ready ??= createSchema(pool, schema, table).catch((err) => {
@@ -180,7 +183,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
     async transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T> {
       for (let tries = 0; ; tries++) {
         try {
-          return await attempt(fn);
+          return await gate(() => attempt(fn));
         } catch (err) {
           if (!(isRetryable(err) && tries < maxRetries)) throw err;
           retries++;
@@ -195,6 +198,28 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
     },
   };
   return store;
+}
+
+/**
+ * At most `limit` transactions of one store in flight. PostgreSQL's serializable
+ * isolation tracks reads per index page, so concurrent transactions on keys that
+ * share a page look like conflicts and are run again: more than a few at once
+ * cost more in retries than they gain. Plain reads and writes bypass the gate.
+ */
+function createGate(limit: number): <T>(op: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (op) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await op();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 async function createSchema(pool: pg.Pool, schema: string, table: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../../src/server/config.js";
-import { dropSchema, pgUrl, uniqueSchema } from "../ha/pg.js";
+import { dropSchema, pgUrl, tempPgStore, uniqueSchema } from "../ha/pg.js";
 import { devServer, type DevServer } from "../helpers/server.js";
 
 const CONCURRENT = 32;
@@ -69,5 +69,33 @@ describe("concurrent token creation on PostgreSQL", () => {
     );
     expect(await store.getJSON("counter")).toEqual({ n: 8 });
     expect(await retries(server)).toBeGreaterThan(before);
+  }, 120_000);
+});
+
+describe("the PostgreSQL store's transaction gate", () => {
+  it("runs no more transactions at once than it is given, so one key's read-modify-writes need no retry", async () => {
+    const { store, cleanup } = await tempPgStore({ concurrentTransactions: 1 });
+    try {
+      const key = "counter";
+      await store.put(key, new Uint8Array([0]));
+      let inFlight = 0;
+      let most = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, () =>
+          store.transaction(async (tx) => {
+            most = Math.max(most, ++inFlight);
+            const current = (await tx.get(key))![0];
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            await tx.put(key, new Uint8Array([current + 1]));
+            inFlight--;
+          }),
+        ),
+      );
+      expect(await store.get(key)).toEqual(new Uint8Array([16]));
+      expect(most).toBe(1);
+      expect(store.transactionRetries()).toBe(0);
+    } finally {
+      await cleanup();
+    }
   }, 120_000);
 });
