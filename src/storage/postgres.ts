@@ -43,10 +43,11 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name "${schema}"`);
   const table = `${pg.escapeIdentifier(schema)}.kv`;
   const maxRetries = opts.maxRetries ?? 20;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: "latchkey",
     // PostgreSQL plans a seq scan for a key lookup on a small table, and in a SERIALIZABLE
@@ -61,7 +62,7 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
   pool.on("error", () => undefined);
 
   let retries = 0;
-  const gate = createGate(Math.max(1, opts.concurrentTransactions ?? 4));
+  const gate = createGate(Math.max(1, opts.concurrentTransactions ?? 4), connectTimeoutMs);
   let ready: Promise<void> | undefined;
   const ensureSchema = () =>
     (ready ??= createSchema(pool, schema, table).catch((err) => {
@@ -206,12 +207,26 @@ export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
  * share a page look like conflicts and are run again: more than a few at once
  * cost more in retries than they gain. Plain reads and writes bypass the gate.
  */
-function createGate(limit: number): <T>(op: () => Promise<T>) => Promise<T> {
+function createGate(limit: number, waitMs: number): <T>(op: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: Array<() => void> = [];
   return async (op) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
+    if (active >= limit) {
+      // Bounded like the pool's own wait. Slots held this long are transactions the database
+      // has not answered (a connect or a statement hanging): say so now, not after a queue of
+      // connect timeouts has added up to minutes.
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(turn), 1);
+          reject(upstreamError(503, "postgresql storage failed: the database is unreachable"));
+        }, waitMs);
+        waiting.push(turn);
+      });
+    } else active++;
     try {
       return await op();
     } finally {

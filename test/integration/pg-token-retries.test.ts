@@ -98,4 +98,27 @@ describe("the PostgreSQL store's transaction gate", () => {
       await cleanup();
     }
   }, 120_000);
+
+  it("answers 503 to a transaction that waited for a slot as long as for a connection", async () => {
+    const { store, cleanup } = await tempPgStore({ concurrentTransactions: 1, connectTimeoutMs: 300 });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const holder = store.transaction(async (tx) => {
+        await tx.put("held", new Uint8Array([1]));
+        await held;
+      });
+      await expect(store.transaction((tx) => tx.put("queued", new Uint8Array([2])))).rejects.toMatchObject({
+        status: 503,
+        message: "postgresql storage failed: the database is unreachable",
+      });
+      release();
+      await holder;
+      expect(await store.get("queued")).toBeUndefined();
+      await store.transaction((tx) => tx.put("after", new Uint8Array([3])));
+      expect(await store.get("after")).toEqual(new Uint8Array([3]));
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 });
