@@ -94,7 +94,7 @@ export function createCore(opts: CoreOptions) {
   const sealManager = createSealManager({ physical, barrier, seal: opts.seal, storageType: opts.storageType });
   const router = createRouter();
   const audit = createAuditBroker({ logger });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ transactionRetries: physical.transactionRetries?.bind(physical) });
   const auditTable = createAuditTable(audit, logger);
   const bus = opts.invalidations ?? new LocalInvalidationBus();
   // The caches of one unsealed term subscribe through this; sealing unsubscribes them.

@@ -6,7 +6,7 @@ type PromMetric = RegistryJson[number];
 type PromValue = PromMetric["values"][number] & { metricName?: string };
 
 /** Prometheus metrics of one core (a registry each, so tests can run several cores in one process). */
-export function createMetrics() {
+export function createMetrics(sources: { transactionRetries?: () => number } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "latchkey_" });
   const requests = new Histogram({
@@ -21,6 +21,19 @@ export function createMetrics() {
     help: "Leases revoked by the expiration manager or by request",
     registers: [registry],
   });
+  const { transactionRetries } = sources;
+  if (transactionRetries) {
+    // Serialization retries are what concurrent writes on a shared PostgreSQL database cost.
+    new Counter({
+      name: "latchkey_storage_transaction_retries_total",
+      help: "Storage transactions run again after a serialization failure or deadlock",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(transactionRetries());
+      },
+    });
+  }
   return {
     registry,
     leasesRevoked,

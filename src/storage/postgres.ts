@@ -14,6 +14,13 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** How often a transaction that lost a serialization race is run again (default 20). */
   maxRetries?: number;
+  /** Transactions this store runs at once; the others wait their turn (default 4). */
+  concurrentTransactions?: number;
+}
+
+/** The PostgreSQL store, which also counts its serialization retries (`latchkey_storage_transaction_retries_total`). */
+export interface PostgresStore extends PhysicalStore {
+  transactionRetries(): number;
 }
 
 /** Schema names are plain identifiers: the config says which, and nothing needs quoting. */
@@ -31,22 +38,31 @@ const RETRYABLE = new Set(["40001", "40P01"]);
  * as SQLite's BINARY collation does (see compareKeys). Transactions are
  * SERIALIZABLE and run again when PostgreSQL reports a serialization failure.
  */
-export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
+export function createPostgresStore(opts: PostgresStoreOptions): PostgresStore {
   const schema = opts.schema ?? "latchkey";
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgresql schema name "${schema}"`);
   const table = `${pg.escapeIdentifier(schema)}.kv`;
   const maxRetries = opts.maxRetries ?? 20;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: "latchkey",
+    // PostgreSQL plans a seq scan for a key lookup on a small table, and in a SERIALIZABLE
+    // transaction a seq scan takes a predicate lock on the whole table: every concurrent
+    // write then conflicts with it, and logins or KV writes of different keys fail to
+    // serialise. Every query here is a key or range read the primary key serves, so the
+    // index is always the plan: its predicate locks cover only the index pages read.
+    options: "-c enable_seqscan=off",
   });
   // An idle connection that the server closes (a restart, a failover) is dropped
   // by the pool; the next request opens a new one.
   pool.on("error", () => undefined);
 
+  let retries = 0;
+  const gate = createGate(Math.max(1, opts.concurrentTransactions ?? 4), connectTimeoutMs);
   let ready: Promise<void> | undefined;
   const ensureSchema = () =>
     (ready ??= createSchema(pool, schema, table).catch((err) => {
@@ -162,25 +178,63 @@ export function createPostgresStore(opts: PostgresStoreOptions): PhysicalStore {
     }
   }
 
-  const store: PhysicalStore = {
+  const store: PostgresStore = {
     ...reader(poolQuery),
     ...writer(poolQuery),
     async transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T> {
       for (let tries = 0; ; tries++) {
         try {
-          return await attempt(fn);
+          return await gate(() => attempt(fn));
         } catch (err) {
           if (!(isRetryable(err) && tries < maxRetries)) throw err;
+          retries++;
           // Jittered backoff so that the transactions that collided do not collide again.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** tries)));
         }
       }
     },
+    transactionRetries: () => retries,
     async close() {
       await pool.end();
     },
   };
   return store;
+}
+
+/**
+ * At most `limit` transactions of one store in flight. PostgreSQL's serializable
+ * isolation tracks reads per index page, so concurrent transactions on keys that
+ * share a page look like conflicts and are run again: more than a few at once
+ * cost more in retries than they gain. Plain reads and writes bypass the gate.
+ */
+function createGate(limit: number, waitMs: number): <T>(op: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (op) => {
+    if (active >= limit) {
+      // Bounded like the pool's own wait. Slots held this long are transactions the database
+      // has not answered (a connect or a statement hanging): say so now, not after a queue of
+      // connect timeouts has added up to minutes.
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(turn), 1);
+          reject(upstreamError(503, "postgresql storage failed: the database is unreachable"));
+        }, waitMs);
+        waiting.push(turn);
+      });
+    } else active++;
+    try {
+      return await op();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 async function createSchema(pool: pg.Pool, schema: string, table: string): Promise<void> {

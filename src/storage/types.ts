@@ -38,6 +38,11 @@ export interface PhysicalStore extends PhysicalTx {
    * `fn` must not start another transaction on the same store.
    */
   transaction<T>(fn: (tx: PhysicalTx) => Promise<T>): Promise<T>;
+  /**
+   * Transactions run again since the store opened because they lost a
+   * serialization race (PostgreSQL); absent where transactions never conflict.
+   */
+  transactionRetries?(): number;
   close(): Promise<void>;
 }
 
