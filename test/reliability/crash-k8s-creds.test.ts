@@ -228,6 +228,22 @@ function lane(index: number, ns: string) {
     }
   }
 
+  /**
+   * Waits for the kill: in half the cycles `killAt` × the batch's time; in the
+   * others until an object of a request not yet answered has appeared in the
+   * cluster (mid-issue, where a crash leaves objects behind), then
+   * `killAt` × 200 ms more.
+   */
+  async function killPoint(killAt: number): Promise<void> {
+    if (killAt >= 0.75) return new Promise((resolve) => setTimeout(resolve, killAt * issueMs));
+    const deadline = Date.now() + 1.5 * issueMs;
+    const known = new Set(credentials.map((c) => c.name));
+    while (Date.now() < deadline && [...(await census()).keys()].every((name) => known.has(name))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, killAt * 200));
+  }
+
   /** Counts the reconciler's clean-ups in the server's log, by the state the intent was left in. */
   function countOrphans(output: string): void {
     for (const line of output.split("\n")) {
@@ -269,7 +285,7 @@ function lane(index: number, ns: string) {
     async cycle(cycle: Cycle) {
       const live = credentials.filter((c) => !c.revoking);
       const requests = [...cycle.creds.map(issue), ...live.slice(0, cycle.revokes).map(revoke)];
-      await new Promise((resolve) => setTimeout(resolve, cycle.killAt * issueMs));
+      await killPoint(cycle.killAt);
       const output = server!.output();
       await server!.stop("SIGKILL");
       countOrphans(output);
