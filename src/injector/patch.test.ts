@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide, escapePointer, type InjectorOptions, type JsonPatchOp, type PatchDecision } from "./patch.js";
+import { decide, escapePointer, type InjectorOptions, type PatchDecision } from "./patch.js";
+import { applyPatch } from "./test-harness.js";
 
 const options: InjectorOptions = {
   agentImage: "registry.example/latchkey:1",
@@ -12,37 +13,6 @@ const options: InjectorOptions = {
 };
 
 type Obj = Record<string, unknown>;
-
-/** RFC 6902 add/replace/remove, enough to check the patches the builder emits. */
-function applyPatch(doc: unknown, patch: JsonPatchOp[]): unknown {
-  const root = structuredClone(doc) as Obj;
-  for (const op of patch) {
-    const segments = op.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
-    const last = segments.pop();
-    if (last === undefined) throw new Error(`empty path ${op.path}`);
-    let parent: unknown = root;
-    for (const s of segments) {
-      const next: unknown = Array.isArray(parent) ? parent[Number(s)] : (parent as Obj)[s];
-      if (typeof next !== "object" || next === null) throw new Error(`${op.path}: ${s} does not exist`);
-      parent = next;
-    }
-    if (Array.isArray(parent)) {
-      const index = last === "-" ? parent.length : Number(last);
-      if (!Number.isInteger(index) || index < 0 || index > parent.length) throw new Error(`${op.path}: bad index`);
-      if (op.op === "add") parent.splice(index, 0, op.value);
-      else if (op.op === "replace") {
-        if (index >= parent.length) throw new Error(`${op.path}: no element to replace`);
-        parent[index] = op.value;
-      } else parent.splice(index, 1);
-    } else {
-      const target = parent as Obj;
-      if (op.op === "replace" && !(last in target)) throw new Error(`${op.path}: no member to replace`);
-      if (op.op === "remove") delete target[last];
-      else target[last] = op.value;
-    }
-  }
-  return root;
-}
 
 function pod(annotations: Record<string, string>, spec: Obj = {}, extra: Obj = {}): Obj {
   return {
