@@ -26,8 +26,13 @@ export type Invalidation =
 export type InvalidationListener = (ev: Invalidation) => void;
 
 export interface InvalidationBus {
-  /** Delivers `ev` to every local subscriber at once, and to other replicas when there are any. */
-  publish(ev: Invalidation): void;
+  /**
+   * Delivers `ev` to every local subscriber at once, and to other replicas when
+   * there are any. The promise, if any, settles once the other replicas' copy is
+   * on its way (never rejects): a caller that must not answer before then (a
+   * revocation) awaits it.
+   */
+  publish(ev: Invalidation): void | Promise<void>;
   /** Calls `fn` for every invalidation, local or remote; returns the unsubscribe function. */
   subscribe(fn: InvalidationListener): () => void;
 }

@@ -48,12 +48,15 @@ export class PgInvalidationBus implements InvalidationBus {
     await this.connect();
   }
 
-  publish(ev: Invalidation): void {
+  publish(ev: Invalidation): Promise<void> {
     this.local.deliver(ev);
     const payload = JSON.stringify({ from: this.id, ev } satisfies Message);
     // A NOTIFY that fails means the database is unreachable; the other replicas'
     // listening connections break too and they drop everything when back.
-    this.notifier.query("SELECT pg_notify($1, $2)", [this.channel, payload]).catch(() => undefined);
+    return this.notifier.query("SELECT pg_notify($1, $2)", [this.channel, payload]).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   subscribe(fn: (ev: Invalidation) => void): () => void {

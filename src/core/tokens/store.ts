@@ -100,6 +100,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     else if (ev.kind === "mounts" || ev.kind === "keyring" || ev.kind === "all") cache.clear();
   });
   /** Called after every committed change to a token entry, so no cache serves the old one. */
+  // Awaited where the change takes authority away (a use, a revocation): the call must not
+  // return while another replica could still serve the old entry from its cache.
   const changed = (key: string) => bus.publish({ kind: "token", id: key });
 
   /** The entry if it still authenticates: not expired, not being revoked, its issuing mount still there. */
@@ -219,7 +221,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     });
     // No cache holds a generated key yet (misses are not cached): only an explicit id, which may
     // have been in use before, is announced. On PostgreSQL that saves every login a NOTIFY.
-    if (params.id !== undefined) changed(entry.key);
+    if (params.id !== undefined) await changed(entry.key);
     return { token, entry };
   }
 
@@ -264,7 +266,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (next.numUses === REVOKING) await tx.putJSON(revokingKey(entry.key), {} satisfies PendingRevocation);
       return next;
     });
-    changed(entry.key);
+    await changed(entry.key);
     // Vault: the last use still succeeds; the token is gone for the next request.
     if (updated.numUses === REVOKING) await revokeTree(entry.key);
     return updated;
@@ -280,7 +282,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.putJSON(idKey(entry.key), next);
       return next;
     });
-    changed(entry.key);
+    await changed(entry.key);
     if (renewed.leaseId) await leases.setExpiry(renewed.leaseId, renewed.expireTime);
     return renewed;
   }
@@ -296,7 +298,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
       await tx.putJSON(revokingKey(key), pending);
     });
-    changed(key);
+    await changed(key);
   }
 
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
@@ -315,7 +317,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       await tx.delete(revokingKey(key));
       if (found?.leaseId) await leases.forget(found.leaseId, leaseTx);
     });
-    changed(key);
+    await changed(key);
   }
 
   // Depth first, children before their parent, so that a crash half-way never
@@ -351,7 +353,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         }
       });
       // An orphaned child no longer dies with its parent: its cached entry must not keep the parent link.
-      for (const child of children) changed(child);
+      await Promise.all(children.map((child) => changed(child)));
     }
     await revokeOne(key);
   }
