@@ -8,7 +8,9 @@
 // the SQLite file differs (a sorted bulk insert: bulk-load-store.ts). Tokens
 // numbered below `expiring` get a one-second TTL: by the time the server
 // starts, their leases are all due at once, as after an outage or a restart.
-// The rest live for 24 hours.
+// The rest live for 24 hours, and their token ids derive from the secret seed
+// the environment hands it (bench/lib/live-tokens.ts), so that the scenario can
+// present them afterwards without any process writing tokens to a file.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +18,7 @@ import type { createCore as CreateCore } from "../../src/core/core.js";
 import type { Logger } from "../../src/core/types.js";
 import type { createSqliteStore as CreateSqliteStore } from "../../src/storage/sqlite.js";
 import type { BACKENDS as Backends } from "../../src/server/main.js";
+import { liveTokenId, TOKEN_SEED_ENV } from "../lib/live-tokens.js";
 import { REPO } from "../lib/processes.js";
 import { createBulkLoadStore } from "./bulk-load-store.js";
 
@@ -64,10 +67,11 @@ if (mode === "init") {
 }
 
 /** What the core's login path hands the token store for a Kubernetes login (core.ts, issueLoginToken). */
-async function login(i: number, ttl: number): Promise<void> {
+async function login(i: number, ttl: number, id?: string): Promise<void> {
   const namespace = `team-${i % 200}`;
   const serviceAccount = `app-${i % 5000}`;
   await core.services.tokens.create({
+    id,
     policies: ["app", "default"],
     metadata: {
       role: "app",
@@ -94,8 +98,10 @@ async function fill(from: number, to: number, expiring: number): Promise<TokensF
     await login(i, 1);
     dueToMs = Date.now() + 1001;
   }
+  const seed = process.env[TOKEN_SEED_ENV];
+  if (!seed) throw new Error(`${TOKEN_SEED_ENV} is not set`);
   for (let i = Math.max(from, expiring); i < to; i++) {
-    await login(i, 24 * 3600);
+    await login(i, 24 * 3600, liveTokenId(seed, i));
     if ((i - from) % 100_000 === 0 && i > from) process.stdout.write(`${i - from} tokens, ${Math.round((i - from) / ((Date.now() - started) / 1000))}/s\n`);
   }
   // The staged rows go into the kv table.
