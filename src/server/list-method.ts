@@ -1,18 +1,30 @@
 import type { IncomingMessage, RequestListener, Server } from "node:http";
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
 import { Duplex } from "node:stream";
 
 /**
  * Vault's `LIST` method on real connections.
  *
  * Node's HTTP parser (llhttp) has a fixed table of methods without LIST, and
- * refuses it before any JavaScript sees the request: the client gets a 400 and
- * loses its keep-alive connection. So the bytes of each connection pass through
- * a rewriter before the parser: a request line starting `LIST ` becomes
- * `BIND ` — a method llhttp knows, of the same length, that latchkey serves
- * nothing with — and the request is handed on as `GET`, marked as a list.
+ * refuses it before any JavaScript sees the request. Connections that never
+ * send LIST (Vault's own clients send `GET ?list=true`) stay on Node's native
+ * path from the socket into the parser. When llhttp refuses a LIST, Node
+ * reports a `clientError` (HPE_INVALID_METHOD) carrying the bytes of that read
+ * and where in them it stopped; from that request on, the connection is handed
+ * to a rewriter (takeOverListConnection): once the responses to the requests
+ * before it have been written, the socket's bytes, the refused ones first,
+ * pass through a JavaScript Duplex to a new parser of the same server, and a
+ * request line starting `LIST ` becomes `BIND ` — a method llhttp knows, of
+ * the same length, that latchkey serves nothing with — handed on as `GET`,
+ * marked as a list.
  *
  * Why this shape:
+ * - llhttp refuses a LIST at its `S` (after `LI`, which could still be LINK),
+ *   and the error says where in the read that was. The bytes before it in the
+ *   same read, or in an earlier read when the method was split across reads,
+ *   are taken to be `LI`: a method llhttp refused at that very byte is a LIST
+ *   or no method at all (`UNLIST`), and either way nothing before it changes
+ *   framing. Anything else llhttp refuses gets the 400 it always got.
  * - Same length: the rewrite never moves a byte, so even a rewriter that lost
  *   track of where requests start could not change how llhttp frames them
  *   (no request smuggling); at worst four bytes of a body would change.
@@ -24,9 +36,6 @@ import { Duplex } from "node:stream";
  *   llhttp untouched, and a later LIST there gets the old 400.
  * - A client's own `BIND` stays `BIND`: the rewriter records, in order, which
  *   BIND requests it made, and Node emits requests in the order it parsed them.
- * Answering LIST from the parser error's raw bytes instead would lose the rest
- * of a pipelined stream and the connection, and the bytes of one TCP read
- * need not hold the whole head.
  */
 const LIST = Buffer.from("LIST ");
 const STAND_IN = Buffer.from("BIND ");
@@ -227,8 +236,16 @@ export const isListRequest = (req: IncomingMessage): boolean => listRequests.has
 export class ListMethodSocket extends Duplex {
   readonly rewriter = new ListMethodRewriter();
 
-  constructor(private readonly socket: Socket) {
+  /** `refused`: the bytes llhttp refused on this socket, from the start of the refused request. */
+  constructor(
+    private readonly socket: Socket,
+    refused?: Buffer,
+  ) {
     super({ allowHalfOpen: true });
+    if (refused) {
+      const bytes = this.rewriter.feed(refused);
+      if (bytes.length > 0) this.push(bytes);
+    }
     socket.on("data", (chunk: Buffer) => {
       const bytes = this.rewriter.feed(chunk);
       if (bytes.length > 0 && !this.push(bytes)) socket.pause();
@@ -301,11 +318,16 @@ export class ListMethodSocket extends Duplex {
   }
 }
 
+/** Each server's own connection listener: the parser a handed-over connection is given to. */
+const connectionListeners = new WeakMap<Server, (connection: Duplex) => void>();
+/** Sockets whose requests a ListMethodSocket now reads; their old parser's errors are not the client's. */
+const handedOver = new WeakSet<Socket>();
+
 /**
- * Puts the rewriter between `server`'s sockets and its HTTP parser. Node's
- * HTTP server takes connections through one listener on `connection` (plain)
- * or `secureConnection` (TLS), which accepts any Duplex, as Node documents for
- * injected connections; that listener is given the rewritten connection instead.
+ * Lets `server` hand connections that send LIST to the rewriter. Node's HTTP
+ * server takes connections through one listener on `connection` (plain) or
+ * `secureConnection` (TLS), which accepts any Duplex, as Node documents for
+ * injected connections; a handed-over connection is given to that listener.
  */
 export function acceptListMethod(server: Server, event: "connection" | "secureConnection"): void {
   const listeners = server.listeners(event);
@@ -313,8 +335,87 @@ export function acceptListMethod(server: Server, event: "connection" | "secureCo
     throw new Error(`expected Node's HTTP server to have one "${event}" listener, found ${listeners.length}`);
   }
   const parse = listeners[0] as (this: Server, socket: Duplex) => void;
-  server.removeListener(event, parse);
-  server.on(event, (socket: Socket) => parse.call(server, new ListMethodSocket(socket)));
+  connectionListeners.set(server, (connection) => parse.call(server, connection));
+}
+
+/** The names of the listeners Node's HTTP server puts on a connection for its parser (Node 20). */
+const NODE_PARSER_LISTENERS = { data: "bound socketOnData", end: "bound socketOnEnd", timeout: "socketOnTimeout" } as const;
+const NODE_DRAIN_LISTENER = "bound socketOnDrain";
+
+type ParseError = Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number };
+type ServedSocket = Socket & {
+  server?: Server;
+  parser?: { remove?(): void };
+  _httpMessage?: { once(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown } | null;
+};
+
+/**
+ * For a `clientError`: when llhttp refused a LIST on `socket`, hands the
+ * connection to the rewriter from that request on, and returns true (the
+ * caller answers nothing). Also true for later errors of the parser that was
+ * left behind. False for any other error, which the caller answers.
+ */
+export function takeOverListConnection(err: ParseError, socket: Duplex): boolean {
+  if (!(socket instanceof Socket)) return false;
+  if (handedOver.has(socket)) return true;
+  if (err.code !== "HPE_INVALID_METHOD") return false;
+  const served = socket as ServedSocket;
+  const parse = served.server && connectionListeners.get(served.server);
+  const refused = refusedList(err);
+  const nodeListeners = Object.entries(NODE_PARSER_LISTENERS).map(
+    ([event, name]) => [event, socket.listeners(event).find((fn) => fn.name === name)] as const,
+  );
+  const drain = socket.listeners("drain").find((fn) => fn.name === NODE_DRAIN_LISTENER);
+  // On a Node whose HTTP server is not laid out as expected, LIST gets the 400 it would get without latchkey.
+  if (!parse || !refused || !drain || nodeListeners.some(([, fn]) => !fn)) return false;
+  handedOver.add(socket);
+  // The old parser reads no more: its reads, its end of input and its idle timeout go.
+  for (const [event, fn] of nodeListeners) socket.removeListener(event, fn as (...args: unknown[]) => void);
+  served.parser?.remove?.(); // out of the server's list of parsers whose request timeouts it checks
+  // Adding its `data` listener takes the socket off the native parser (Node's own unconsume).
+  const connection = new ListMethodSocket(socket, refused);
+  afterResponses(served, () => {
+    socket.removeListener("drain", drain as (...args: unknown[]) => void);
+    if (socket.destroyed || !socket.writable) {
+      connection.destroy();
+      return;
+    }
+    socket.setTimeout(0); // the old connection's keep-alive timeout; the new one sets its own
+    parse(connection);
+  });
+  return true;
+}
+
+/**
+ * The refused request's bytes, from its method on, when llhttp refused a
+ * LIST; undefined otherwise. llhttp stops at the `S` of `LIST `; the `LI`
+ * before it may lie in an earlier read, which the error does not carry.
+ */
+function refusedList({ rawPacket: raw, bytesParsed: at }: ParseError): Buffer | undefined {
+  if (!raw || at === undefined || at < 0 || at >= raw.length || raw[at] !== LIST[2]) return undefined;
+  const seen = Math.min(at, 2);
+  if (raw.compare(LIST, 2 - seen, 2, at - seen, at) !== 0) return undefined;
+  // What this read holds of `ST ` must be `ST `; the rewriter decides the rest when it comes.
+  const after = Math.min(raw.length - at, 3);
+  if (raw.compare(LIST, 2, 2 + after, at, at + after) !== 0) return undefined;
+  return Buffer.concat([LIST.subarray(0, 2 - seen), raw.subarray(at - seen)]);
+}
+
+/** Runs `then` once every response to a request parsed before the refused one has been written. */
+function afterResponses(socket: ServedSocket, then: () => void): void {
+  const response = socket._httpMessage;
+  if (!response) {
+    process.nextTick(then);
+    return;
+  }
+  // Node attaches the next queued response to the socket as the current one finishes.
+  const next = () => {
+    response.off("finish", next);
+    response.off("close", next);
+    afterResponses(socket, then);
+  };
+  response.once("finish", next);
+  response.once("close", next);
 }
 
 /** The request handler, with the BIND requests that were LISTs turned back into lists. */

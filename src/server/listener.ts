@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { ListenerConfig } from "./config.js";
-import { acceptListMethod, withListRequests } from "./list-method.js";
+import { acceptListMethod, takeOverListConnection, withListRequests } from "./list-method.js";
 
 /** Vault's error envelope; every response latchkey sends, from any layer, has this shape. */
 export const errorBody = (message: string) => ({ errors: [message] });
@@ -30,7 +30,8 @@ export function createListenerServer(
   const server = tls
     ? createHttpsServer({ ...options, ...tls, handshakeTimeout: limits.readHeaderTimeoutMs }, withListRequests(handler))
     : createHttpServer(options, withListRequests(handler));
-  // Vault's LIST method, which Node's HTTP parser refuses; see list-method.ts.
+  // Vault's LIST method, which Node's HTTP parser refuses: answerClientError
+  // hands such a connection to the rewriter in list-method.ts.
   acceptListMethod(server, tls ? "secureConnection" : "connection");
   // Node closes connections accepted beyond this at once, before reading a byte.
   server.maxConnections = limits.maxConnections;
@@ -44,9 +45,11 @@ function checkingInterval(limits: Limits): number {
 /**
  * Answers what Node's HTTP parser refused before fastify saw a request (a
  * timeout, oversized headers, a method it does not know) in Vault's envelope,
- * then closes the connection, as Node itself would.
+ * then closes the connection, as Node itself would; a refused LIST instead
+ * goes on to the rewriter.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (takeOverListConnection(err, socket)) return;
   if (err.code === "ECONNRESET" || socket.destroyed) return;
   const [status, reason, message] = clientErrorResponse(err.code);
   // Like Node: write only if no response on this connection has started, or the

@@ -1,8 +1,9 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as connectTls } from "node:tls";
 import { promisify } from "node:util";
 import vault from "node-vault";
 import { pino } from "pino";
@@ -53,12 +54,27 @@ const comparable = (status: number, body: string) => {
 
 const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3}) /.exec(response)?.[1]);
 
-const openSocket = (base: string) =>
+/** A raw connection to `base`; over TLS when `ca` (the server's certificate) is given. */
+const openSocket = (base: string, ca?: Buffer) =>
   new Promise<Socket>((resolve) => {
-    const { port } = new URL(base);
-    const socket = connect(Number(port), "127.0.0.1", () => resolve(socket));
+    const port = Number(new URL(base).port);
+    const socket = ca
+      ? connectTls({ port, host: "127.0.0.1", ca }, () => resolve(socket))
+      : connect(port, "127.0.0.1", () => resolve(socket));
     socket.setNoDelay(true);
   });
+
+/** A self-signed certificate for 127.0.0.1, and a listener config serving it. */
+function tlsListener() {
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-list-tls-"));
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  execFileSync(which("openssl"), [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
+  ], { stdio: "ignore" });
+  return { ca: readFileSync(cert), listener: { ...DEFAULT_CONFIG.listener, tlsCertFile: cert, tlsKeyFile: key } };
+}
 
 const tokenHeader = `X-Vault-Token: ${ROOT_TOKEN}\r\n`;
 const rawRequest = (method: string, path: string, body?: string) =>
@@ -173,16 +189,10 @@ describe("the LIST method on real connections", () => {
   const openssl = which("openssl");
 
   it.skipIf(!openssl)("answers LIST over TLS and keeps the connection", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "latchkey-list-tls-"));
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    execFileSync(openssl, [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-    ], { stdio: "ignore" });
-    const { base, connections } = await listening({ listener: { ...DEFAULT_CONFIG.listener, tlsCertFile: cert, tlsKeyFile: key } });
+    const { ca, listener } = tlsListener();
+    const { base, connections } = await listening({ listener });
     await withSecrets(s!);
-    const agent = new Agent({ connections: 1, connect: { ca: readFileSync(cert) } });
+    const agent = new Agent({ connections: 1, connect: { ca } });
     try {
       const list = await request(`${base}/v1/secret/metadata/`, { method: "LIST", headers: { "x-vault-token": ROOT_TOKEN }, dispatcher: agent });
       expect(list.statusCode).toBe(200);
@@ -193,6 +203,119 @@ describe("the LIST method on real connections", () => {
       expect(connections()).toBe(1);
     } finally {
       await agent.close();
+    }
+  });
+});
+
+describe("connections go to the LIST rewriter only from their first LIST on", () => {
+  const openssl = which("openssl");
+  const listeners = [["http", false], ["https", true]] as const;
+
+  /** A listener (TLS or not) with two secrets; `sockets()` are the server's sockets of each request, in order. */
+  async function serving(tls: boolean) {
+    const { ca, listener } = tls ? tlsListener() : { ca: undefined, listener: undefined };
+    const { base, connections } = await listening(listener ? { listener } : {});
+    await withSecrets(s!);
+    const seen: { socket: unknown; native: boolean }[] = [];
+    s!.app.server.on("request", (req: { socket: unknown }) => seen.push({ socket: req.socket, native: native(req.socket) }));
+    return { open: () => openSocket(base, ca), connections, requests: () => seen };
+  }
+
+  /** Node's parser reads the socket natively: a net.Socket it consumes, no JavaScript stream in between. */
+  const native = (socket: unknown) =>
+    socket instanceof Socket && (socket as Socket & { parser?: { _consumed?: boolean } }).parser?._consumed === true;
+
+  /** Writes `parts` one by one, each once the server has had time to read the one before on its own. */
+  async function writeApart(socket: Socket, parts: string[]) {
+    for (const [k, part] of parts.entries()) {
+      if (k > 0) await new Promise((resolve) => setTimeout(resolve, 40));
+      socket.write(part);
+    }
+  }
+
+  it.skipIf(!openssl).each(listeners)("leaves a connection that sends no LIST on Node's native path (%s)", async (_name, tls) => {
+    const { open, requests } = await serving(tls);
+    const socket = await open();
+    const answers = responses(socket, 3);
+    await writeApart(socket, [rawRequest("GET", "sys/health"), rawRequest("GET", "secret/data/app") + rawRequest("GET", "secret/metadata/?list=true")]);
+    const [health, read, list] = await answers;
+    expect([health, read, list].map(statusOf)).toEqual([200, 200, 200]);
+    expect(bodyOf(list).data.keys).toEqual(["app", "db"]);
+    expect(requests().map((r) => r.native)).toEqual([true, true, true]);
+    expect(new Set(requests().map((r) => r.socket)).size).toBe(1);
+    socket.destroy();
+  });
+
+  it.skipIf(!openssl).each(listeners)("hands over at a LIST that comes after other requests, pipelined or not (%s)", async (_name, tls) => {
+    const { open, requests, connections } = await serving(tls);
+    const socket = await open();
+    const answers = responses(socket, 6);
+    await writeApart(socket, [
+      rawRequest("GET", "secret/data/app"),
+      rawRequest("GET", "secret/data/db") + rawRequest("LIST", "secret/metadata/") + rawRequest("GET", "sys/health"),
+      rawRequest("LIST", "sys/policies/acl"),
+      rawRequest("GET", "secret/data/app"),
+    ]);
+    const all = await answers;
+    expect(all.map(statusOf)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect([bodyOf(all[0]).data.data, bodyOf(all[1]).data.data]).toEqual([{ v: "app" }, { v: "db" }]);
+    expect(bodyOf(all[2]).data.keys).toEqual(["app", "db"]);
+    expect(bodyOf(all[3])).toMatchObject({ initialized: true });
+    expect(bodyOf(all[4]).data.keys).toEqual(expect.arrayContaining(["default", "root"]));
+    expect(bodyOf(all[5]).data.data).toEqual({ v: "app" });
+    // Native up to the LIST, the rewriter's from there on, one TCP connection throughout.
+    expect(requests().map((r) => r.native)).toEqual([true, true, false, false, false, false]);
+    expect(connections()).toBe(1);
+    socket.destroy();
+  });
+
+  it.skipIf(!openssl).each(listeners)("serves a LIST whose bytes are split across reads anywhere in its method (%s)", async (_name, tls) => {
+    const { open } = await serving(tls);
+    const list = rawRequest("LIST", "secret/metadata/");
+    for (const cut of [1, 2, 3, 4, 5]) {
+      for (const before of ["", rawRequest("GET", "sys/health")]) {
+        const socket = await open();
+        const answers = responses(socket, before ? 3 : 2);
+        await writeApart(socket, [before + list.slice(0, cut), list.slice(cut), rawRequest("GET", "secret/data/db")]);
+        const all = await answers;
+        const [listed, read] = all.slice(-2);
+        expect(all.map(statusOf), `cut after ${cut} bytes${before ? " of a second request" : ""}`).toEqual(all.map(() => 200));
+        expect(bodyOf(listed).data.keys).toEqual(["app", "db"]);
+        expect(bodyOf(read).data.data).toEqual({ v: "db" });
+        socket.destroy();
+      }
+    }
+  });
+
+  it.skipIf(!openssl).each(listeners)("serves a LIST with a body, and the request after it (%s)", async (_name, tls) => {
+    const { open } = await serving(tls);
+    const socket = await open();
+    const answers = responses(socket, 3);
+    const body = JSON.stringify({ note: "LIST /v1/sys/health HTTP/1.1\r\n" });
+    socket.write(rawRequest("GET", "sys/health") + rawRequest("LIST", "secret/metadata/", body) + rawRequest("GET", "secret/data/app"));
+    const [health, listed, read] = await answers;
+    expect([health, listed, read].map(statusOf)).toEqual([200, 200, 200]);
+    expect(bodyOf(listed).data.keys).toEqual(["app", "db"]);
+    expect(bodyOf(read).data.data).toEqual({ v: "app" });
+    socket.destroy();
+  });
+
+  it.skipIf(!openssl).each(listeners)("still refuses other methods llhttp does not know, before and after a hand-over (%s)", async (_name, tls) => {
+    const { open } = await serving(tls);
+    for (const [before, method] of [["", "FOO"], ["", "LISTEN"], ["", "LIS\tX"], [rawRequest("LIST", "secret/metadata/"), "FOO"], [rawRequest("LIST", "secret/metadata/"), "LISTEN"]]) {
+      const socket = await open();
+      const closed = new Promise((resolve) => socket.on("close", resolve));
+      if (before) {
+        const listed = responses(socket, 1);
+        socket.write(before);
+        expect(bodyOf((await listed)[0]).data.keys).toEqual(["app", "db"]);
+      }
+      const answer = responses(socket, 1);
+      socket.write(rawRequest(method, "secret/metadata/") + rawRequest("GET", "sys/health"));
+      const [refused] = await answer;
+      expect(statusOf(refused), method).toBe(400);
+      expect(bodyOf(refused)).toEqual({ errors: ["unsupported HTTP method"] });
+      await closed;
     }
   });
 });
