@@ -311,6 +311,7 @@ export function createCore(opts: CoreOptions) {
       leases,
       isLeader: () => leadership.isLeader(),
       sharedStorage: leadership.haEnabled,
+      invalidations,
       onChange: () => {
         // This replica's tables are already current: only the others reload.
         publishingMounts = true;

@@ -18,6 +18,8 @@ export type Invalidation =
   | { kind: "mounts" }
   /** The barrier keyring was rotated. */
   | { kind: "keyring" }
+  /** A KV v2 secret's metadata was written or deleted (a version written, deleted, undeleted or destroyed). */
+  | { kind: "kv-metadata"; mount: string; path: string }
   /** A rate-limit quota or the quota config was written or deleted. */
   | { kind: "quotas" }
   /** Drop everything (a replica that missed messages, e.g. after a reconnect). */

@@ -8,6 +8,7 @@ import { badRequest } from "./errors.js";
 import type { MountEntry, Router } from "./router.js";
 import type { TokenStore } from "./tokens/store.js";
 import type { BackendFactory, LeaseManager, Logger, MountLeases } from "./types.js";
+import type { InvalidationBus } from "./invalidation.js";
 
 /** Backend factories by mount type (`kv`, `kubernetes`, ...). */
 /** The factories of every mountable type, per table: `kubernetes` is both an auth method and a secrets engine. */
@@ -46,6 +47,8 @@ interface MountTableDeps {
   isLeader?: () => boolean;
   /** Handed to every backend: whether other replicas share the storage. */
   sharedStorage?: boolean;
+  /** Handed to every backend: the invalidation bus. */
+  invalidations?: InvalidationBus;
 }
 
 export interface EnableParams {
@@ -138,6 +141,7 @@ export function createMountTable(deps: MountTableDeps) {
       isLeader: deps.isLeader,
       leases: mountLeases(leases, entry),
       sharedStorage: deps.sharedStorage,
+      invalidations: deps.invalidations,
     };
     const factory = registry[entry.table][entry.type];
     const backend =

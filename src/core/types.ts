@@ -1,6 +1,7 @@
 import type { Registry } from "prom-client";
 import type { StorageView } from "../storage/types.js";
 import type { WrapInfo } from "./wrapping.js";
+import type { InvalidationBus } from "./invalidation.js";
 
 /** The operations of Vault's logical API; `create` vs `update` is decided by the core (does the path exist?). */
 export type Operation = "read" | "create" | "update" | "delete" | "list" | "patch";
@@ -182,6 +183,8 @@ export interface BackendContext {
   leases?: MountLeases;
   /** Whether other server processes (HA replicas) share this storage; absent means none do. */
   sharedStorage?: boolean;
+  /** The core's invalidation bus, for a backend that caches what it stores; its subscriptions end when the core seals. */
+  invalidations?: InvalidationBus;
 }
 
 /** Read-only access to the leases of one mount. */

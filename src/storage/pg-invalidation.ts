@@ -17,7 +17,7 @@ interface Message {
   ev: Invalidation;
 }
 
-const KINDS = new Set(["token", "policy", "mounts", "keyring", "quotas", "all"]);
+const KINDS = new Set(["token", "policy", "mounts", "keyring", "kv-metadata", "quotas", "all"]);
 
 /**
  * The invalidation bus of replicas sharing one PostgreSQL database. Publishing

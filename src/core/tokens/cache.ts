@@ -18,20 +18,20 @@ export const DEFAULT_CACHE_TTL_MS = 10_000;
 /** Fixed cost of one cached entry beyond its strings: the map slot, the record and the entry object. */
 const ENTRY_OVERHEAD_BYTES = 320;
 
-interface Slot {
-  entry: TokenEntry;
+interface Slot<V> {
+  entry: V;
   bytes: number;
   /** Milliseconds since the epoch after which the slot is not served. */
   until: number;
 }
 
 /**
- * Decrypted token entries keyed by the token's keyed hash, bounded by count
- * and by bytes (LRU), each served until its safety TTL. It holds only what
- * storage holds; the store drops a key whenever an invalidation names it.
+ * Decrypted stored values, bounded by count and by bytes (LRU), each served
+ * until its safety TTL and frozen, since every request shares it. It holds only
+ * what storage holds; its owner drops a key whenever an invalidation names it.
  */
-export class TokenCache {
-  private readonly slots = new Map<string, Slot>();
+export class BoundedCache<V extends object> {
+  private readonly slots = new Map<string, Slot<V>>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly ttlMs: number;
@@ -53,7 +53,7 @@ export class TokenCache {
     return this.bytes;
   }
 
-  get(key: string): TokenEntry | undefined {
+  get(key: string): V | undefined {
     const slot = this.slots.get(key);
     if (!slot) return undefined;
     if (slot.until <= this.now()) {
@@ -66,7 +66,7 @@ export class TokenCache {
     return slot.entry;
   }
 
-  set(key: string, entry: TokenEntry): void {
+  set(key: string, entry: V): void {
     if (this.maxEntries <= 0) return;
     this.delete(key);
     const bytes = estimateBytes(entry);
@@ -94,8 +94,11 @@ export class TokenCache {
   }
 }
 
+/** Token entries keyed by the token's keyed hash. */
+export class TokenCache extends BoundedCache<TokenEntry> {}
+
 /** Two bytes per character of every string the entry holds (keys and values), plus fixed overhead. */
-function estimateBytes(entry: TokenEntry): number {
+function estimateBytes(entry: object): number {
   let chars = 0;
   const walk = (value: unknown) => {
     if (typeof value === "string") chars += value.length;

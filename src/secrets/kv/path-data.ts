@@ -3,7 +3,7 @@ import type { LogicalRequest, LogicalResponse, PathDef } from "../../core/types.
 import type { StorageView } from "../../storage/types.js";
 import { nonNegativeIntField, objectField } from "./fields.js";
 import { mergePatch } from "./merge-patch.js";
-import { type KvDeps, secretExists, secretNotFound, updateExistingMetadata, versionMetadataBody } from "./shared.js";
+import { type KvDeps, secretExists, secretNotFound, updateExistingMetadata, versionMetadataBody, writeSecret } from "./shared.js";
 import {
   DEFAULT_MAX_VERSIONS,
   type KeyMetadata,
@@ -77,16 +77,31 @@ export async function readRequestedVersion(
 ): Promise<{ data?: SecretData; metadata: Record<string, unknown> }> {
   const path = validateSecretPath(req.params.path);
   const requested = nonNegativeIntField(req.data, "version") ?? 0;
-  const meta = await readMetadata(req.storage, path);
+  const read = await readVersionOf(deps, req.storage, path, requested, await deps.metadata.read(req.storage, path));
+  if (read) return read;
+  // The cached metadata named a version whose data another replica has removed since: read both afresh.
+  deps.metadata.drop(path);
+  const fresh = await readVersionOf(deps, req.storage, path, requested, await readMetadata(req.storage, path));
+  if (!fresh) throw internalError("kv: a live version's data is missing");
+  return fresh;
+}
+
+/** As readRequestedVersion, from the given metadata; undefined when the live version's data is not stored. */
+async function readVersionOf(
+  deps: KvDeps,
+  storage: StorageView,
+  path: string,
+  requested: number,
+  meta: KeyMetadata | undefined,
+): Promise<{ data?: SecretData; metadata: Record<string, unknown> } | undefined> {
   if (!meta) throw secretNotFound();
   const version = requested || meta.current_version;
   const vm = meta.versions[String(version)];
   if (!vm) throw secretNotFound();
   const metadata = versionMetadataBody(meta, version);
   if (vm.destroyed || isDeleted(vm, deps.now())) return { metadata };
-  const data = await readVersionData(req.storage, path, version);
-  if (!data) throw internalError("kv: a live version's data is missing");
-  return { data, metadata };
+  const data = await readVersionData(storage, path, version);
+  return data && { data, metadata };
 }
 
 /**
@@ -102,44 +117,42 @@ async function writeVersion(
   const path = validateSecretPath(req.params.path);
   const options = objectField(req.data, "options") ?? {};
   const cas = nonNegativeIntField(options, "cas");
-  return deps.lock.run(path, () =>
-    req.storage.transaction(async (tx) => {
-      const config = await readConfig(tx);
-      const existing = await readMetadata(tx, path);
-      const data = await nextData(tx, path, existing);
-      const now = deps.now();
-      const meta = existing ?? newMetadata(now);
-      if (cas === undefined && (meta.cas_required || config.cas_required)) {
-        throw badRequest("check-and-set parameter required for this call");
-      }
-      if (cas !== undefined && cas !== meta.current_version) {
-        throw badRequest("check-and-set parameter did not match the current version");
-      }
+  return writeSecret(deps, req.storage, path, async (tx) => {
+    const config = await readConfig(tx);
+    const existing = await readMetadata(tx, path);
+    const data = await nextData(tx, path, existing);
+    const now = deps.now();
+    const meta = existing ?? newMetadata(now);
+    if (cas === undefined && (meta.cas_required || config.cas_required)) {
+      throw badRequest("check-and-set parameter required for this call");
+    }
+    if (cas !== undefined && cas !== meta.current_version) {
+      throw badRequest("check-and-set parameter did not match the current version");
+    }
 
-      const version = meta.current_version + 1;
-      const deleteAfter = effectiveDeleteAfter(meta.delete_version_after, config.delete_version_after);
-      meta.versions[String(version)] = {
-        created_time: now.toISOString(),
-        deletion_time: deleteAfter > 0 ? new Date(now.getTime() + deleteAfter * 1000).toISOString() : "",
-        destroyed: false,
-      };
-      meta.current_version = version;
-      meta.updated_time = now.toISOString();
+    const version = meta.current_version + 1;
+    const deleteAfter = effectiveDeleteAfter(meta.delete_version_after, config.delete_version_after);
+    meta.versions[String(version)] = {
+      created_time: now.toISOString(),
+      deletion_time: deleteAfter > 0 ? new Date(now.getTime() + deleteAfter * 1000).toISOString() : "",
+      destroyed: false,
+    };
+    meta.current_version = version;
+    meta.updated_time = now.toISOString();
 
-      const maxVersions = meta.max_versions || config.max_versions || DEFAULT_MAX_VERSIONS;
-      const numbers = versionNumbers(meta);
-      const dropped = numbers.slice(0, Math.max(0, numbers.length - maxVersions));
-      for (const old of dropped) {
-        delete meta.versions[String(old)];
-        await tx.delete(versionKey(path, old));
-      }
-      if (dropped.length > 0) meta.oldest_version = numbers[dropped.length];
+    const maxVersions = meta.max_versions || config.max_versions || DEFAULT_MAX_VERSIONS;
+    const numbers = versionNumbers(meta);
+    const dropped = numbers.slice(0, Math.max(0, numbers.length - maxVersions));
+    for (const old of dropped) {
+      delete meta.versions[String(old)];
+      await tx.delete(versionKey(path, old));
+    }
+    if (dropped.length > 0) meta.oldest_version = numbers[dropped.length];
 
-      await tx.putJSON(versionKey(path, version), data);
-      await tx.putJSON(metaKey(path), meta);
-      return { data: versionMetadataBody(meta, version) };
-    }),
-  );
+    await tx.putJSON(versionKey(path, version), data);
+    await tx.putJSON(metaKey(path), meta);
+    return { data: versionMetadataBody(meta, version) };
+  });
 }
 
 /** Vault: the key's delete_version_after applies unless the mount's is shorter; 0 means unset. */

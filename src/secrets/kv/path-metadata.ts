@@ -3,7 +3,7 @@ import type { LogicalRequest, LogicalResponse, PathDef } from "../../core/types.
 import { formatDuration } from "./duration.js";
 import { boolField, durationField, nonNegativeIntField, objectField } from "./fields.js";
 import { mergePatch } from "./merge-patch.js";
-import { type KvDeps, listSecretKeys, secretExists, secretNotFound } from "./shared.js";
+import { type KvDeps, listSecretKeys, secretExists, secretNotFound, writeSecret } from "./shared.js";
 import {
   type KeyMetadata,
   metaKey,
@@ -85,22 +85,20 @@ async function writeMetadata(deps: KvDeps, req: LogicalRequest, patch: boolean):
   const casRequired = boolField(req.data, "cas_required");
   const deleteAfter = durationField(req.data, "delete_version_after");
   const custom = objectField(req.data, "custom_metadata");
-  await deps.lock.run(path, () =>
-    req.storage.transaction(async (tx) => {
-      const existing = await readMetadata(tx, path);
-      if (patch && !existing) throw secretNotFound();
-      const now = deps.now();
-      const meta = existing ?? newMetadata(now);
-      if (maxVersions !== undefined) meta.max_versions = maxVersions;
-      if (casRequired !== undefined) meta.cas_required = casRequired;
-      if (deleteAfter !== undefined) meta.delete_version_after = deleteAfter;
-      if (custom !== undefined) {
-        meta.custom_metadata = validCustomMetadata(patch ? mergePatch(meta.custom_metadata ?? {}, custom) : custom);
-      }
-      meta.updated_time = now.toISOString();
-      await tx.putJSON(metaKey(path), meta);
-    }),
-  );
+  await writeSecret(deps, req.storage, path, async (tx) => {
+    const existing = await readMetadata(tx, path);
+    if (patch && !existing) throw secretNotFound();
+    const now = deps.now();
+    const meta = existing ?? newMetadata(now);
+    if (maxVersions !== undefined) meta.max_versions = maxVersions;
+    if (casRequired !== undefined) meta.cas_required = casRequired;
+    if (deleteAfter !== undefined) meta.delete_version_after = deleteAfter;
+    if (custom !== undefined) {
+      meta.custom_metadata = validCustomMetadata(patch ? mergePatch(meta.custom_metadata ?? {}, custom) : custom);
+    }
+    meta.updated_time = now.toISOString();
+    await tx.putJSON(metaKey(path), meta);
+  });
   return undefined;
 }
 
@@ -120,13 +118,11 @@ function validCustomMetadata(value: Record<string, unknown>): KeyMetadata["custo
 
 async function deleteSecret(deps: KvDeps, req: LogicalRequest): Promise<undefined> {
   const path = validateSecretPath(req.params.path);
-  await deps.lock.run(path, () =>
-    req.storage.transaction(async (tx) => {
-      const meta = await readMetadata(tx, path);
-      if (!meta) return;
-      for (const n of versionNumbers(meta)) await tx.delete(versionKey(path, n));
-      await tx.delete(metaKey(path));
-    }),
-  );
+  await writeSecret(deps, req.storage, path, async (tx) => {
+    const meta = await readMetadata(tx, path);
+    if (!meta) return;
+    for (const n of versionNumbers(meta)) await tx.delete(versionKey(path, n));
+    await tx.delete(metaKey(path));
+  });
   return undefined;
 }

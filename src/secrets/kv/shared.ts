@@ -2,12 +2,34 @@ import { LatchkeyError } from "../../core/errors.js";
 import type { LogicalRequest, LogicalResponse } from "../../core/types.js";
 import type { StorageView } from "../../storage/types.js";
 import type { KeyedLock } from "../../core/keyed-lock.js";
+import type { MetadataCache } from "./metadata-cache.js";
 import { type KeyMetadata, metaKey, readMetadata, validateSecretPath } from "./store.js";
 
-/** What the KV path handlers share: one clock and one per-secret write lock per mount. */
+/** What the KV path handlers share: one clock, one per-secret write lock and one metadata cache per mount. */
 export interface KvDeps {
   now: () => Date;
   lock: KeyedLock;
+  metadata: MetadataCache;
+}
+
+/**
+ * A write of one secret's metadata (and version data): one transaction under
+ * the secret's lock, then, committed or not, its cached metadata is dropped on
+ * every replica before the lock is released.
+ */
+export function writeSecret<T>(
+  deps: KvDeps,
+  storage: StorageView,
+  path: string,
+  fn: (tx: StorageView) => Promise<T>,
+): Promise<T> {
+  return deps.lock.run(path, async () => {
+    try {
+      return await storage.transaction(fn);
+    } finally {
+      await deps.metadata.changed(path);
+    }
+  });
 }
 
 /** Vault answers a missing secret, version or listing with 404 and `{"errors": []}`. */
@@ -30,7 +52,8 @@ export function versionMetadataBody(meta: KeyMetadata, version: number): Record<
   const vm = meta.versions[String(version)];
   return {
     created_time: vm.created_time,
-    custom_metadata: meta.custom_metadata,
+    // A copy: the metadata may be the cache's frozen entry.
+    custom_metadata: meta.custom_metadata && { ...meta.custom_metadata },
     deletion_time: vm.deletion_time,
     destroyed: vm.destroyed,
     version,
@@ -54,13 +77,11 @@ export async function updateExistingMetadata(
   change: (meta: KeyMetadata, tx: StorageView, path: string) => Promise<void> | void,
 ): Promise<undefined> {
   const path = validateSecretPath(rawPath);
-  await deps.lock.run(path, () =>
-    storage.transaction(async (tx) => {
-      const meta = await readMetadata(tx, path);
-      if (!meta) return;
-      await change(meta, tx, path);
-      await tx.putJSON(metaKey(path), meta);
-    }),
-  );
+  await writeSecret(deps, storage, path, async (tx) => {
+    const meta = await readMetadata(tx, path);
+    if (!meta) return;
+    await change(meta, tx, path);
+    await tx.putJSON(metaKey(path), meta);
+  });
   return undefined;
 }
