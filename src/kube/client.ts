@@ -16,7 +16,12 @@ export interface KubeClientConfig {
   clientKeyPem?: string;
   /** Per attempt, from sending the request to reading the whole body. Default 10 s. */
   timeoutMs?: number;
-  /** Bound on simultaneous requests (and connections) to the API server. Default 16. */
+  /**
+   * Bound on simultaneous requests (and connections) to the API server. Default 64:
+   * a login storm's TokenReviews wait on the API server, not on latchkey, only when
+   * latchkey may keep as many in flight as its clients send; the kube-apiserver's own
+   * bound (`--max-requests-inflight`, default 400) stays far above it and answers 429 past it.
+   */
   maxConcurrent?: number;
   /** Backoff on 429. Defaults: 4 attempts, 250 ms base, 5 s cap (also caps Retry-After). */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
@@ -64,7 +69,7 @@ export interface KubeClient {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, maxConcurrent: 16, attempts: 4, baseDelayMs: 250, maxDelayMs: 5_000 };
+const DEFAULTS = { timeoutMs: 10_000, maxConcurrent: 64, attempts: 4, baseDelayMs: 250, maxDelayMs: 5_000 };
 
 /** Creates a client with its own keep-alive connection pool; `close()` it when done. */
 export function createKubeClient(config: KubeClientConfig): KubeClient {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Logger } from "../../core/types.js";
 import { createReviewCache } from "./review-cache.js";
 import type { ClusterConfig, ClusterConnector } from "./types.js";
@@ -26,7 +25,8 @@ export function createClusterRegistry(connector: ClusterConnector, now: () => nu
 
   return {
     get(name, config) {
-      const fingerprint = createHash("sha256").update(JSON.stringify(config)).digest("hex");
+      // The serialised config itself: comparing it costs less per login than hashing it.
+      const fingerprint = JSON.stringify(config);
       const known = live.get(name);
       if (known?.fingerprint === fingerprint) return known.cluster;
       if (known) void close(known.cluster);

@@ -294,6 +294,24 @@ describe("kube connector: JWKS", () => {
     expect(kube.state.bearers).toHaveLength(6);
   });
 
+  it("reads the caller's signal only for a fetch, so a login served from the cached set makes none", async () => {
+    const { kube, connection } = connect({ tokenReviewerJwt: REVIEWER_JWT, jwksUrl: `${HOST}/openid/v1/jwks` });
+    kube.state.gets = { "/openid/v1/jwks": jwks };
+    let reads = 0;
+    const request = {
+      refresh: false,
+      get signal() {
+        reads++;
+        return undefined;
+      },
+    };
+    expect(await connection.jwks.keySet(request)).toEqual(jwks);
+    expect(reads).toBe(1);
+    expect(await connection.jwks.keySet(request)).toEqual(jwks);
+    expect(await connection.jwks.keySet(request)).toEqual(jwks);
+    expect(reads).toBe(1);
+  });
+
   it("fetches a jwks_url off the API server directly", async () => {
     const { kube, fetched, connection } = connect({ jwksUrl: "https://oidc.example/keys" });
     kube.state.gets = { "https://oidc.example/keys": jwks };

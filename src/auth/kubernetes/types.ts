@@ -128,6 +128,7 @@ export interface NamespaceLookup {
 
 /** The cluster's service-account signing keys (`jwks_url` or OIDC discovery); `refresh` skips any cache. */
 export interface JwksSource {
+  /** `signal` may be a getter that makes the signal: read it only when the set is fetched. */
   keySet(opts: { refresh: boolean; signal?: AbortSignal }): Promise<JSONWebKeySet>;
 }
 

@@ -170,7 +170,12 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
     throw notAuthenticated();
   }
   for (const refresh of [false, true]) {
-    const keySet = await cluster.connection.jwks.keySet({ refresh, signal: opts.signal });
+    const keySet = await cluster.connection.jwks.keySet({
+      refresh,
+      get signal() {
+        return opts.signal;
+      },
+    });
     const outcome = await verifyWithKeySet(jwt, keySet, cluster.name, opts.logger);
     if (outcome instanceof Uint8Array) return outcome;
     if (outcome === "failed") break;
