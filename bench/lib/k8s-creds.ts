@@ -16,7 +16,7 @@ import {
   uniqueNamespace,
 } from "../../test/helpers/k8s.js";
 import { useTestCluster } from "./k8s.js";
-import { api, startLatchkey } from "./latchkey.js";
+import { api, pooledApi, startLatchkey } from "./latchkey.js";
 import { peakRssMb } from "./processes.js";
 import type { BenchContext, Measurement, Scenario } from "./types.js";
 
@@ -204,12 +204,14 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
       // Revoked even when the run fails half-way, before the namespace goes.
       ctx.defer(() => api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken).then(() => undefined));
       const client = directClient(ctx, fx);
+      // The kind of client the direct calls use (undici on a keep-alive Agent), for the measured requests.
+      const pooled = pooledApi(ctx);
       const issueThroughLatchkey = async () => {
-        const res = await api<{ warnings?: string[] | null }>(address, "POST", `kubernetes/creds/${mode}`, rootToken, {});
+        const res = await pooled<{ warnings?: string[] | null }>(address, "POST", `kubernetes/creds/${mode}`, rootToken, {});
         if (res.warnings?.length) warnings.push(...res.warnings);
       };
       // A request that costs latchkey its HTTP round trip and token check but no engine work: what is left is the engine's.
-      const lookupSelf = () => api(address, "GET", "auth/token/lookup-self", rootToken).then(() => undefined);
+      const lookupSelf = () => pooled(address, "GET", "auth/token/lookup-self", rootToken).then(() => undefined);
       const [ours, paired, roundTrip] = await sequentialLatency(ctx, [issueThroughLatchkey, () => directIssue(client, mode, fx), lookupSelf]);
       const m = measurement(ours, ctx);
       const revokeStart = performance.now();

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Agent, request, type Dispatcher } from "undici";
 import { LATCHKEY_BIN, spawnNode, waitForOutput, type BenchProcess } from "./processes.js";
 import type { BenchContext } from "./types.js";
 
@@ -100,12 +101,36 @@ export async function api<T = Record<string, unknown>>(
 ): Promise<T> {
   const res = await fetch(`${address}/v1/${path}`, {
     method,
-    headers: { ...(token ? { "x-vault-token": token } : {}), "content-type": "application/json" },
+    headers: apiHeaders(token),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return apiResult<T>(method, path, res.status, await res.text());
+}
+
+const apiHeaders = (token: string | undefined) => ({ ...(token ? { "x-vault-token": token } : {}), "content-type": "application/json" });
+
+function apiResult<T>(method: string, path: string, status: number, text: string): T {
+  if (status < 200 || status >= 300) throw new Error(`${method} ${path}: ${status} ${text}`);
   return (text === "" ? {} : JSON.parse(text)) as T;
+}
+
+/**
+ * `api` over one keep-alive undici Agent, closed after the scenario: the
+ * client the kube client is, so that a scenario timing latchkey against
+ * direct Kubernetes calls pays the same client costs on both sides.
+ */
+export function pooledApi(ctx: BenchContext): typeof api {
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
+  ctx.defer(() => agent.close());
+  return async function pooled<T = Record<string, unknown>>(address: string, method: string, path: string, token?: string, body?: unknown): Promise<T> {
+    const res = await request(`${address}/v1/${path}`, {
+      method: method as Dispatcher.HttpMethod,
+      headers: apiHeaders(token),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: agent,
+    });
+    return apiResult<T>(method, path, res.statusCode, await res.body.text());
+  };
 }
 
 /** Writes an ACL policy (HCL) and returns a token that has it (plus `default`). */

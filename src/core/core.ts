@@ -9,7 +9,7 @@ import { coerceFields } from "./fields.js";
 import { alwaysLeader, whileLeader, type Leadership } from "./ha/leadership.js";
 import { createLeaseManager } from "./leases/manager.js";
 import { createMetrics } from "./metrics.js";
-import { createMountTable, effectiveLeaseTtls, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
+import { createMountTable, effectiveLeaseTtls, storagePrefix, SYSTEM_LEASE_TTL, type BackendRegistry } from "./mounts.js";
 import { LocalInvalidationBus, type InvalidationBus } from "./invalidation.js";
 import { cidrAllows } from "./net.js";
 import { parseBool } from "./parse-bool.js";
@@ -24,7 +24,7 @@ import { clearCubbyhole } from "../secrets/cubbyhole/index.js";
 import { createWrapping, invalidWrappingToken, parseWrapTtl, type WrapInfo } from "./wrapping.js";
 import type { TokenAuthResult } from "./tokens/types.js";
 import type { StorageView } from "../storage/types.js";
-import type { LeaseEntry, LeaseManager, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
+import type { LeaseEntry, LeaseManager, LeaseRegistration, Logger, LogicalRequest, LogicalResponse, Operation, TokenEntry } from "./types.js";
 import type { AuditRequest, AuditResponse } from "./audit/types.js";
 
 
@@ -69,6 +69,9 @@ export interface ApiResponse {
 }
 
 /** Where the one-time tidy of auth leases without a token records that it ran. */
+/** Where the lease manager keeps leases and their expiry index, under the barrier. */
+const LEASE_PREFIX = "sys/expire/";
+
 const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
 
 /** The safety-net reload of the mount tables on replicas, should an invalidation be missed. */
@@ -272,7 +275,7 @@ export function createCore(opts: CoreOptions) {
       return { ttl: increment || lease.ttl };
     };
     const leases = createLeaseManager({
-      storage: barrier.view("sys/expire/"),
+      storage: barrier.view(LEASE_PREFIX),
       revoker: revokeAndLog,
       renewer,
       logger,
@@ -634,7 +637,7 @@ export function createCore(opts: CoreOptions) {
     const { defaultTtl, maxTtl } = ttlLimits(mount);
     const ttl = Math.min(secret.ttl > 0 ? secret.ttl : defaultTtl, secret.maxTtl || maxTtl, maxTtl);
     const now = Math.floor(Date.now() / 1000);
-    return core.services.leases.register({
+    const registration: LeaseRegistration = {
       mountPath: mount.entry.path,
       path,
       kind: "secret",
@@ -644,7 +647,22 @@ export function createCore(opts: CoreOptions) {
       tokenKey: auth?.type === "service" ? auth.key : undefined,
       batchTokenKey: auth?.type === "batch" ? auth.key : undefined,
       internal: secret.internal,
-    });
+    };
+    const { commit } = secret;
+    if (!commit) return core.services.leases.register(registration);
+    // One transaction over the barrier's root: the backend's writes and the lease commit together.
+    let lease: LeaseEntry;
+    try {
+      lease = await barrier.view("").transaction(async (root) => {
+        await commit.write(root.sub(storagePrefix(mount.entry)));
+        return core.services.leases.register(registration, root.sub(LEASE_PREFIX));
+      });
+    } catch (err) {
+      await commit.settled(err);
+      throw err;
+    }
+    await commit.settled();
+    return lease;
   }
 
   async function issueLoginToken(mount: MountedBackend, path: string, auth: NonNullable<LogicalResponse["auth"]>) {

@@ -100,6 +100,9 @@ export function mountLeases(leases: Pick<LeaseManager, "list" | "lookup">, entry
   };
 }
 
+/** Where a mount's view lives under the barrier: `logical/<uuid>/`, or `auth/<uuid>/` for auth methods. */
+export const storagePrefix = (entry: MountEntry) => `${entry.table === "auth" ? "auth" : "logical"}/${entry.uuid}/`;
+
 /**
  * The secrets-engine and auth-method tables: persisted under the barrier,
  * mounted into the router on unseal, changed by sys/mounts, sys/auth and sys/remount.
@@ -114,7 +117,7 @@ export function createMountTable(deps: MountTableDeps) {
   function storageFor(entry: MountEntry): StorageView {
     let view = views.get(entry.uuid);
     if (!view) {
-      view = barrier.view(`${entry.table === "auth" ? "auth" : "logical"}/${entry.uuid}/`);
+      view = barrier.view(storagePrefix(entry));
       views.set(entry.uuid, view);
     }
     return view;
@@ -352,6 +355,7 @@ export function createMountTable(deps: MountTableDeps) {
 
   return {
     storageFor,
+    storagePrefix,
     async load() {
       for (const table of ["mounts", "auth"] as const) {
         const stored = await coreView.getJSON<TableEntry[]>(TABLE_KEY[table]);

@@ -80,6 +80,18 @@ export interface SecretResponse {
   maxTtl?: number;
   renewable: boolean;
   internal: Record<string, unknown>;
+  /** The backend's writes that must commit with the lease, or not at all. */
+  commit?: LeaseCommit;
+}
+
+/**
+ * A backend's part of the transaction that stores a lease: `write` runs in it
+ * on the mount's view (throwing aborts the lease too), and `settled` follows
+ * once the transaction has committed, or failed with `err`.
+ */
+export interface LeaseCommit {
+  write(tx: StorageView): Promise<void>;
+  settled(err?: unknown): Promise<void>;
 }
 
 export interface AuthResponse {

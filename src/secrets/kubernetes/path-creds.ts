@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { badRequest, upstreamError } from "../../core/errors.js";
-import type { FieldSchema, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
+import type { FieldSchema, LeaseCommit, Logger, LogicalRequest, LogicalResponse, PathDef } from "../../core/types.js";
 import { quoted, stringList } from "../../core/input.js";
 import { targetCa, type GatewayFiles } from "./clusters.js";
 import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
@@ -104,13 +104,14 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
     writer: deps.boot,
     mountPath: req.mountPath,
   };
-  const issued = await issueRecorded(req, deps, api, spec, intent);
+  const ca = targetCa(target, deps.files);
+  const { issued, commit } = await issueRecorded(req, deps, api, spec, intent);
 
   const tokenExpiry = Date.parse(issued.token.expirationTimestamp);
   const leaseExpiry = (nowSeconds + ttl) * 1000;
   // A token bound to the lease's objects dies with them; an unbound one lives until its own expiry.
   const expiration = issued.objects.length > 0 ? Math.min(tokenExpiry, leaseExpiry) : tokenExpiry;
-  const ca = await targetCa(target, deps.files);
+  const caPem = await ca;
   const internal: LeaseInternal = { ...lease, objects: issued.objects };
   return {
     data: {
@@ -118,22 +119,31 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
       service_account_namespace: namespace,
       service_account_token: issued.token.token,
       cluster_endpoint: target.kubernetesHost,
-      cluster_ca_certificate: ca ? Buffer.from(ca, "utf8").toString("base64") : "",
+      cluster_ca_certificate: caPem ? Buffer.from(caPem, "utf8").toString("base64") : "",
       expiration: new Date(expiration).toISOString(),
     },
     ...(issued.warnings.length > 0 && { warnings: issued.warnings }),
-    secret: { ttl, maxTtl: ttl, renewable: false, internal: { ...internal } },
+    secret: { ttl, maxTtl: ttl, renewable: false, internal: { ...internal }, commit },
   };
 }
 
 /**
- * Creates the objects of `intent` and marks it `issued`, or deletes what it
- * made. While it runs, the reconciler leaves the intent alone (`issuing`);
- * should another replica's reconciler have taken this process for dead and
- * deleted the intent anyway, the credentials are deleted too and the request
- * fails, rather than answering with a token whose objects are gone.
+ * Creates the objects of `intent`, and hands back the write that marks it
+ * `issued` in the transaction that stores the lease (the core's), so that
+ * both commit together; on failure it deletes what it made. Until that
+ * transaction has settled, the reconciler leaves the intent alone
+ * (`issuing`); should another replica's reconciler have taken this process
+ * for dead and deleted the intent anyway, the credentials are deleted too
+ * and the request fails, rather than answering with a token whose objects
+ * are gone.
  */
-async function issueRecorded(req: LogicalRequest, deps: CredsDeps, api: ClusterApi, spec: IssueSpec, intent: IntentRecord): Promise<Issued> {
+async function issueRecorded(
+  req: LogicalRequest,
+  deps: CredsDeps,
+  api: ClusterApi,
+  spec: IssueSpec,
+  intent: IntentRecord,
+): Promise<{ issued: Issued; commit: LeaseCommit }> {
   const { ref } = intent;
   const rollback = async (objects: ObjectRef[]) => {
     try {
@@ -146,24 +156,32 @@ async function issueRecorded(req: LogicalRequest, deps: CredsDeps, api: ClusterA
     }
   };
   issuing.add(ref);
+  let issued: Issued;
   try {
-    // Intent first: a crash from here on leaves a record of what may exist, for the reconciler.
+    // Intent first, durable before any object is created: a crash from here on leaves a record of what may exist.
     await putIntent(req.storage, intent);
-    const issued = await issue({ api, spec, objects: intent.objects, rollback, logger: deps.logger });
-    const kept = await req.storage.transaction(async (tx) => {
-      if ((await getIntent(tx, ref))?.state !== "pending") return false;
+    issued = await issue({ api, spec, objects: intent.objects, rollback, logger: deps.logger });
+  } catch (err) {
+    issuing.delete(ref);
+    throw err;
+  }
+  const commit: LeaseCommit = {
+    async write(tx) {
+      if ((await getIntent(tx, ref))?.state !== "pending") {
+        throw upstreamError(503, "the credentials were cleaned up while they were being issued; try again");
+      }
       if (issued.objects.length === 0) await deleteIntent(tx, ref);
       else await putIntent(tx, { ...intent, objects: issued.objects, state: "issued", issuedAt: Math.floor(deps.now() / 1000) });
-      return true;
-    });
-    if (!kept) {
-      await rollback(intent.objects);
-      throw upstreamError(503, "the credentials were cleaned up while they were being issued; try again");
-    }
-    return issued;
-  } finally {
-    issuing.delete(ref);
-  }
+    },
+    async settled(err) {
+      try {
+        if (err !== undefined) await rollback(intent.objects);
+      } finally {
+        issuing.delete(ref);
+      }
+    },
+  };
+  return { issued, commit };
 }
 
 /**

@@ -106,6 +106,34 @@ describe("the first reconcile after a restart", () => {
   });
 });
 
+describe("the commit of an issue", () => {
+  it("marks the intent issued in the lease's own transaction: a lease write that fails leaves neither, nor any object", async () => {
+    const lk = await setup();
+    const leases = lk.core.services.leases;
+    const register = leases.register.bind(leases);
+    // What a crash while the lease is written would leave: the intent as committed until then.
+    const committed: (string | undefined)[] = [];
+    // The lease is written into the transaction, then the commit fails, as a full disk would make it.
+    leases.register = async (reg, within) => {
+      await register(reg, within);
+      for (const ref of await listIntents(lk.engineStorage())) committed.push((await getIntent(lk.engineStorage(), ref))?.state);
+      throw new Error("disk full");
+    };
+    const res = await lk.creds("jit");
+    expect(res.status).toBe(500);
+    expect(committed).toEqual(["pending"]);
+    expect(lk.cluster.paths()).toEqual([]);
+    expect(await listIntents(lk.engineStorage())).toEqual([]);
+    expect((await lk.request("LIST", "sys/leases/lookup/kube/creds/jit")).body.data?.keys ?? []).toEqual([]);
+
+    leases.register = register;
+    const cred = await lk.issue();
+    const [ref] = await listIntents(lk.engineStorage());
+    expect((await getIntent(lk.engineStorage(), ref))?.state).toBe("issued");
+    expect((await lk.request("POST", "sys/leases/lookup", { lease_id: cred.leaseId })).status).toBe(200);
+  });
+});
+
 describe("a mount's leases, as its engine sees them", () => {
   it("lists full ids under a path of the mount and looks up only the mount's own leases", async () => {
     const leases = createLeaseManager({
