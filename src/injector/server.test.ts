@@ -73,6 +73,26 @@ describe("injector app", () => {
     });
   });
 
+  it('answers a review holding "__proto__" keys by its content, changing no prototype', async () => {
+    const pod = JSON.stringify(optedIn).replace('"metadata":{', '"__proto__":{"polluted":true},"metadata":{');
+    const text = JSON.stringify(review("admission.k8s.io/v1", "POD")).replace('"POD"', pod).replace('"request":{', '"__proto__":{"isAdmin":true},"request":{');
+    const res = await app.inject({ method: "POST", url: "/mutate", headers: { "content-type": "application/json" }, payload: text });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ response: { uid: string; allowed: boolean; patch: string } }>();
+    expect(body.response).toMatchObject({ uid: "u-1", allowed: true });
+    expect(JSON.parse(Buffer.from(body.response.patch, "base64").toString("utf8"))).toEqual(expect.arrayContaining([expect.objectContaining({ path: "/metadata/annotations/latchkey.io~1status" })]));
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+    expect(({} as Record<string, unknown>)["isAdmin"]).toBeUndefined();
+
+    const refused = text.replace('"latchkey.io/mode":"native-sidecar"', '"latchkey.io/mode":"x"');
+    const denied = await app.inject({ method: "POST", url: "/mutate", headers: { "content-type": "application/json" }, payload: refused });
+    expect(denied.json<{ response: unknown }>().response).toEqual({
+      uid: "u-1",
+      allowed: false,
+      status: { code: 400, message: 'latchkey: latchkey.io/mode must be one of init, sidecar, native-sidecar, not "x"' },
+    });
+  });
+
   it.each([
     ["not json", "{", 400, "Body is not valid JSON but content-type is set to 'application/json'"],
     ["wrong version", { apiVersion: "v1", kind: "AdmissionReview" }, 400, "malformed AdmissionReview: apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1"],
@@ -94,9 +114,9 @@ describe("injector app", () => {
   it("serves healthz and metrics counting reviews, injections and latency", async () => {
     expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });
     const text = (await app.inject({ method: "GET", url: "/metrics" })).body;
-    expect(text).toMatch(/latchkey_injector_reviews_total\{result="injected"\} 2/);
+    expect(text).toMatch(/latchkey_injector_reviews_total\{result="injected"\} 3/);
     expect(text).toMatch(/latchkey_injector_reviews_total\{result="malformed"\} \d+/);
-    expect(text).toMatch(/latchkey_injector_injections_total 2/);
+    expect(text).toMatch(/latchkey_injector_injections_total 3/);
     expect(text).toMatch(/latchkey_injector_review_duration_seconds_count \d+/);
   });
 });

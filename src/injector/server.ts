@@ -38,6 +38,17 @@ export type InjectorApp = FastifyInstance<HttpsServer>;
 export function buildInjectorApp(opts: { options: InjectorOptions; metrics: InjectorMetrics; https: ServingPair }): InjectorApp {
   // Reviews can carry a whole pod spec; the API server caps request bodies at 3 MiB.
   const app = fastify({ https: { cert: opts.https.cert, key: opts.https.key }, bodyLimit: 4 * 1024 * 1024 });
+  // JSON.parse keeps a "__proto__" member as an own property and never changes
+  // a prototype; fastify's default parser refuses such a review outright, and
+  // the API server would then fail the pod (or admit it uninjected) for a key
+  // the review's answer does not depend on.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(Object.assign(new Error("Body is not valid JSON but content-type is set to 'application/json'"), { statusCode: 400 }), undefined);
+    }
+  });
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     void reply.code(status).send({ errors: [status === 500 ? "internal error" : err.message] });
