@@ -5,7 +5,8 @@ import { parseDuration } from "../core/tokens/duration.js";
 import { createKubeClient, type KubeClient, type KubeClientConfig } from "../kube/client.js";
 import { loadKubeconfig } from "../kube/kubeconfig.js";
 import type { InjectorOptions } from "./patch.js";
-import { buildInjectorApp, createInjectorMetrics, reconcileOnce, serverSupportsNativeSidecars, type InjectorApp } from "./server.js";
+import type { Server as HttpsServer } from "node:https";
+import { buildInjectorServer, createInjectorMetrics, reconcileOnce, serverSupportsNativeSidecars } from "./server.js";
 import { startLeaderElection, type LeaderElector } from "./leader.js";
 import { setCaBundle, startAutoTls, watchPairFiles, type ServingPair } from "./tls.js";
 import { startSharedTls } from "./tls-shared.js";
@@ -39,7 +40,7 @@ export interface InjectorFlags {
 }
 
 export interface RunningInjector {
-  app: InjectorApp;
+  server: HttpsServer;
   port: number;
   /** Under --tls-auto: the CA bundle published, and a forced renewal (with --tls-secret-name, on the leader only). */
   bundle(): string | undefined;
@@ -136,15 +137,27 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
       pair = files.pair;
       closers.push(() => files.stop());
     }
-    const app = buildInjectorApp({ options, metrics, https: pair });
+    const server = buildInjectorServer({ options, metrics, https: pair });
     swap = (next) => {
       // Existing connections keep their session; new handshakes get the new pair.
-      app.server.setSecureContext({ cert: next.cert, key: next.key });
+      server.setSecureContext({ cert: next.cert, key: next.key });
       logger.info("serving a renewed TLS certificate");
     };
-    closers.push(() => app.close());
-    await app.listen({ host: listen[1]?.replace(/^\[|\]$/g, ""), port: Number(listen[2]) });
-    const address = app.server.address();
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(listen[2]), listen[1]?.replace(/^\[|\]$/g, "") || undefined, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.address();
     const port = typeof address === "object" && address !== null ? address.port : Number(listen[2]);
 
     if (interval > 0) {
@@ -157,7 +170,7 @@ export async function startInjector(flags: InjectorFlags, logger: Logger = pino(
     }
     logger.info({ port, nativeSidecars }, "latchkey injector listening");
     return {
-      app,
+      server,
       port,
       bundle: () => auto?.bundle(),
       isLeader: () => elector?.isLeader() ?? false,

@@ -1,6 +1,6 @@
 /** `latchkey injector`: the HTTPS admission webhook, its metrics, and the reconciler of missed injections. */
-import fastify, { type FastifyInstance } from "fastify";
-import type { Server as HttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server as HttpsServer } from "node:https";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { KubeClient } from "../kube/client.js";
 import type { KubeList, Pod } from "../kube/types.js";
@@ -32,34 +32,120 @@ export function createInjectorMetrics() {
 
 export type InjectorMetrics = ReturnType<typeof createInjectorMetrics>;
 
-export type InjectorApp = FastifyInstance<HttpsServer>;
+/** Reviews can carry a whole pod spec; the API server caps request bodies at 3 MiB. */
+export const BODY_LIMIT = 4 * 1024 * 1024;
+/**
+ * A review whose body has not arrived in this time is of no use: the API
+ * server gives a webhook at most 30 s (`timeoutSeconds`, default 10).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** The webhook app over HTTPS; swap its certificate with `app.server.setSecureContext`. */
-export function buildInjectorApp(opts: { options: InjectorOptions; metrics: InjectorMetrics; https: ServingPair }): InjectorApp {
-  // Reviews can carry a whole pod spec; the API server caps request bodies at 3 MiB.
-  const app = fastify({ https: { cert: opts.https.cert, key: opts.https.key }, bodyLimit: 4 * 1024 * 1024 });
-  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    void reply.code(status).send({ errors: [status === 500 ? "internal error" : err.message] });
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/**
+ * The webhook over HTTPS, on node:https itself: three routes, one JSON body,
+ * nothing for a framework to do but cost time per review (the measurement is
+ * in bench/RESULTS.md). Swap its certificate with `setSecureContext`.
+ */
+export function buildInjectorServer(opts: { options: InjectorOptions; metrics: InjectorMetrics; https: ServingPair }): HttpsServer {
+  const server = createServer({ cert: opts.https.cert, key: opts.https.key, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS });
+  // The API server keeps its connections to a webhook open between reviews.
+  server.keepAliveTimeout = 72_000;
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    const route = ROUTES[path];
+    if (route === undefined) return sendErrors(res, 404, `no route ${req.method ?? ""} ${path}`);
+    if (req.method !== route) {
+      res.setHeader("allow", route);
+      return sendErrors(res, 405, `${path} takes ${route}, not ${req.method ?? ""}`);
+    }
+    if (path === "/healthz") return send(res, 200, JSON_TYPE, '{"ok":true}');
+    if (path === "/metrics") {
+      opts.metrics.registry.metrics().then(
+        (text) => send(res, 200, opts.metrics.registry.contentType, text),
+        () => sendErrors(res, 500, "internal error"),
+      );
+      return;
+    }
+    serveReview(req, res, opts);
   });
-  app.post("/mutate", async (req, reply) => {
+  return server;
+}
+
+const ROUTES: Record<string, "GET" | "POST" | undefined> = Object.assign(Object.create(null) as Record<string, "GET" | "POST">, {
+  "/mutate": "POST",
+  "/healthz": "GET",
+  "/metrics": "GET",
+});
+
+function serveReview(req: IncomingMessage, res: ServerResponse, opts: { options: InjectorOptions; metrics: InjectorMetrics }): void {
+  const type = req.headers["content-type"];
+  if (!isJson(type)) return sendErrors(res, 415, `the body must be application/json (UTF-8), not ${type === undefined ? "untyped" : JSON.stringify(type)}`);
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > BODY_LIMIT) return refuseTooLarge(req, res);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > BODY_LIMIT) return refuseTooLarge(req, res);
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (res.headersSent) return;
     const start = process.hrtime.bigint();
     try {
-      const answer = answerReview(req.body, opts.options);
+      const text = chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+      if (text === "") return sendErrors(res, 400, "the body is empty; an AdmissionReview was expected");
+      let body: unknown;
+      try {
+        // JSON.parse keeps a "__proto__" member an own property and changes no prototype.
+        body = JSON.parse(text);
+      } catch {
+        // Not V8's message: it quotes the body, which can hold a pod's environment values.
+        return sendErrors(res, 400, "the body is not valid JSON");
+      }
+      const answer = answerReview(body, opts.options);
       opts.metrics.reviews.inc({ result: answer.result });
       if (answer.result === "injected") opts.metrics.injections.inc();
-      return answer.body;
+      send(res, 200, JSON_TYPE, JSON.stringify(answer.body));
     } catch (err) {
-      if (!(err instanceof MalformedReview)) throw err;
+      if (!(err instanceof MalformedReview)) return sendErrors(res, 500, "internal error");
       opts.metrics.reviews.inc({ result: "malformed" });
-      return reply.code(400).send({ errors: [`malformed AdmissionReview: ${err.message}`] });
+      sendErrors(res, 400, `malformed AdmissionReview: ${err.message}`);
     } finally {
       opts.metrics.latency.observe(Number(process.hrtime.bigint() - start) / 1e9);
     }
   });
-  app.get("/healthz", async () => ({ ok: true }));
-  app.get("/metrics", async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
-  return app;
+}
+
+/** `application/json`, with no charset or UTF-8's (RFC 8259 JSON is UTF-8). */
+function isJson(type: string | undefined): boolean {
+  if (type === undefined) return false;
+  const [media, ...params] = type.split(";");
+  if (media?.trim().toLowerCase() !== "application/json") return false;
+  return params.every((p) => {
+    const [name, value] = p.split("=").map((part) => part.trim().toLowerCase());
+    return name !== "charset" || value === "utf-8" || value === '"utf-8"';
+  });
+}
+
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+  if (res.headersSent) return;
+  // The rest of the body is not read: answer, then close the connection.
+  res.shouldKeepAlive = false;
+  sendErrors(res, 413, `the body is over ${BODY_LIMIT} bytes`);
+  res.once("finish", () => req.destroy());
+}
+
+function sendErrors(res: ServerResponse, status: number, message: string): void {
+  send(res, status, JSON_TYPE, JSON.stringify({ errors: [message] }));
+}
+
+function send(res: ServerResponse, status: number, type: string, text: string): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /** Whether the API server runs native sidecars: on by default from Kubernetes 1.29. */
