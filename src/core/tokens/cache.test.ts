@@ -146,6 +146,22 @@ describe("token cache invalidation", () => {
     const entry = must(await h.tokens.lookup(h.root.token), "root");
     expect(() => (entry.policies as string[]).push("extra")).toThrow(TypeError);
   });
+
+  it("a token resolved by its digest is still its own, and still refused once revoked or evicted", async () => {
+    const h = tokenHarness({ cache: { maxEntries: 2 } });
+    // Chosen ids that differ in one character: the digest must tell them apart.
+    const made = [];
+    for (const id of ["app-token-1", "app-token-2", "app-token-3"]) {
+      made.push(await h.tokens.create({ ...base, policies: [id], path: "auth/token/root", noParent: true, id }));
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const t of made) expect((await h.tokens.lookup(t.token))?.policies).toContain(t.token);
+    }
+    await h.tokens.revokeTree(made[1].entry.key);
+    expect(await h.tokens.lookup("app-token-2")).toBeUndefined();
+    expect(await h.tokens.lookup("app-token-2x")).toBeUndefined();
+    for (const t of [made[0], made[2]]) expect((await h.tokens.lookup(t.token))?.key).toBe(t.entry.key);
+  });
 });
 
 describe("ACL invalidation through the bus", () => {

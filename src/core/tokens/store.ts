@@ -1,8 +1,9 @@
+import { hash } from "node:crypto";
 import type { StorageView } from "../../storage/types.js";
 import { badRequest, permissionDenied } from "../errors.js";
 import { LocalInvalidationBus, type InvalidationBus } from "../invalidation.js";
 import type { LeaseManager, TokenEntry } from "../types.js";
-import { TokenCache, type TokenCacheOptions } from "./cache.js";
+import { DEFAULT_CACHE_ENTRIES, TokenCache, type TokenCacheOptions } from "./cache.js";
 import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey } from "./crypto.js";
 import { policyNames } from "./policies.js";
 import type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
@@ -93,12 +94,39 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   const bus = deps.invalidations ?? new LocalInvalidationBus();
   const cache = new TokenCache({ now: clock, ...deps.cache });
   let generation = 0;
+  /**
+   * The keyed hash of each token that resolved lately, by the token's unkeyed
+   * SHA-256: that costs a fraction of the HMAC, and it tells no more than the
+   * HMAC key and keyed hashes already in memory beside it. The token itself is
+   * never kept; at most as many digests as the cache has entries, oldest out first.
+   */
+  const keysByDigest = new Map<string, string>();
+  const maxDigests = deps.cache?.maxEntries ?? DEFAULT_CACHE_ENTRIES;
   bus.subscribe((ev) => {
     generation++;
     if (ev.kind === "token") cache.delete(ev.id);
     // A removed or re-created mount ends its tokens; a new keyring or a missed message may change anything.
-    else if (ev.kind === "mounts" || ev.kind === "keyring" || ev.kind === "all") cache.clear();
+    else if (ev.kind === "mounts" || ev.kind === "keyring" || ev.kind === "all") {
+      cache.clear();
+      keysByDigest.clear();
+    }
   });
+
+  /** A service token's entry; its keyed hash comes from the digest map once the token has resolved. */
+  async function lookupServiceToken(token: string): Promise<TokenEntry | undefined> {
+    const digest = hash("sha256", token, "base64");
+    const known = keysByDigest.get(digest);
+    if (known !== undefined) return lookupByKey(known);
+    const key = keyOf(token);
+    const entry = await lookupByKey(key);
+    if (entry && maxDigests > 0) {
+      const oldest = keysByDigest.keys().next();
+      if (keysByDigest.size >= maxDigests && !oldest.done) keysByDigest.delete(oldest.value);
+      keysByDigest.set(digest, key);
+    }
+    return entry;
+  }
+
   /** Called after every committed change to a token entry, so no cache serves the old one. */
   // Awaited where the change takes authority away (a use, a revocation): the call must not
   // return while another replica could still serve the old entry from its cache.
@@ -401,7 +429,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     create,
     async lookup(token) {
       if (token.startsWith(BATCH_PREFIX)) return lookupBatch(token);
-      return lookupByKey(keyOf(token));
+      return lookupServiceToken(token);
     },
     use,
     async lookupByAccessor(accessor) {
