@@ -371,11 +371,12 @@ export function takeOverListConnection(err: ParseError, socket: Duplex): boolean
   handedOver.add(socket);
   // The old parser reads no more: its reads, its end of input and its idle timeout go.
   for (const [event, fn] of nodeListeners) socket.removeListener(event, fn as (...args: unknown[]) => void);
-  served.parser?.remove?.(); // out of the server's list of parsers whose request timeouts it checks
   // Adding its `data` listener takes the socket off the native parser (Node's own unconsume).
   const connection = new ListMethodSocket(socket, refused);
   afterResponses(served, () => {
     socket.removeListener("drain", drain as (...args: unknown[]) => void);
+    // Until now the server could still close the connection through its old parser (closeAllConnections).
+    served.parser?.remove?.();
     if (socket.destroyed || !socket.writable) {
       connection.destroy();
       return;

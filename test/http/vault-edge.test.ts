@@ -300,6 +300,21 @@ describe("connections go to the LIST rewriter only from their first LIST on", ()
     socket.destroy();
   });
 
+  it("closes a handed-over connection once it has been idle for the listener's idle timeout", async () => {
+    const { base } = await listening({ listener: { ...DEFAULT_CONFIG.listener, idleTimeoutMs: 300 } });
+    await withSecrets(s!);
+    const socket = await openSocket(base);
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const answers = responses(socket, 2);
+    socket.write(rawRequest("GET", "sys/health") + rawRequest("LIST", "secret/metadata/"));
+    const [, listed] = await answers;
+    expect(bodyOf(listed).data.keys).toEqual(["app", "db"]);
+    const idleSince = Date.now();
+    await closed;
+    // Not before the idle timeout; the test's own timeout bounds the other side.
+    expect(Date.now() - idleSince).toBeGreaterThanOrEqual(250);
+  });
+
   it.skipIf(!openssl).each(listeners)("still refuses other methods llhttp does not know, before and after a hand-over (%s)", async (_name, tls) => {
     const { open } = await serving(tls);
     for (const [before, method] of [["", "FOO"], ["", "LISTEN"], ["", "LIS\tX"], [rawRequest("LIST", "secret/metadata/"), "FOO"], [rawRequest("LIST", "secret/metadata/"), "LISTEN"]]) {
