@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { KubeClientConfig } from "../../kube/client.js";
 import { createTargetClients, gatewayToken, type PooledClient } from "./clusters.js";
@@ -37,6 +39,33 @@ describe("target clients", () => {
     expect(r.closed()).toBe(1);
     await clients.closeAll();
     expect(r.closed()).toBe(2);
+  });
+
+  it("keeps one keep-alive connection to a target across issues, each with the target read afresh from storage", async () => {
+    let connections = 0;
+    const server = createServer((_req, res) => {
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(JSON.stringify({ metadata: { name: "x", uid: "u" } }));
+    });
+    server.on("connection", () => connections++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const stored = JSON.stringify(target({ kubernetesHost: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+    const clients = createTargetClients({ files, read: async () => "" });
+    const issue = async () => {
+      const api = await clients.clientFor("", JSON.parse(stored) as Target);
+      await api.create("/api/v1/namespaces/team-a/secrets", {});
+    };
+    try {
+      // undici may open a second connection while the first is being released.
+      for (let i = 0; i < 3; i++) await issue();
+      const warm = connections;
+      for (let i = 0; i < 10; i++) await issue();
+      expect(warm).toBeLessThanOrEqual(2);
+      expect(connections).toBe(warm);
+    } finally {
+      await clients.closeAll();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("passes a client certificate, and in gateway mode the pod's CA and a token read for every call", async () => {
