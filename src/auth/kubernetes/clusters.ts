@@ -5,9 +5,9 @@ import type { Cluster } from "./verify.js";
 
 /**
  * The live side of the stored configs: one connection (HTTP pool, JWKS cache)
- * and one review cache per config. Logins read the config from storage every
- * time, so a config rewritten by another replica is noticed by its fingerprint
- * and the connection and cache are rebuilt.
+ * and one review cache per config. With replicas on shared storage logins read
+ * the config from storage every time, so a config rewritten by another replica
+ * is noticed by its fingerprint and the connection and cache are rebuilt.
  */
 export interface ClusterRegistry {
   get(name: string, config: ClusterConfig): Cluster;
