@@ -5,9 +5,9 @@ import type { Cluster } from "./verify.js";
 
 /**
  * The live side of the stored configs: one connection (HTTP pool, JWKS cache)
- * and one review cache per config. Logins read the config from storage every
- * time, so a config rewritten by another replica is noticed by its fingerprint
- * and the connection and cache are rebuilt.
+ * and one review cache per config. With replicas on shared storage logins read
+ * the config from storage every time, so a config rewritten by another replica
+ * is noticed by its fingerprint and the connection and cache are rebuilt.
  */
 export interface ClusterRegistry {
   get(name: string, config: ClusterConfig): Cluster;
@@ -25,10 +25,16 @@ export function createClusterRegistry(connector: ClusterConnector, now: () => nu
 
   return {
     get(name, config) {
+      const known = live.get(name);
+      // A config kept between logins is the very object (frozen) the connection was built for.
+      if (known?.cluster.config === config && Object.isFrozen(config)) return known.cluster;
       // The serialised config itself: comparing it costs less per login than hashing it.
       const fingerprint = JSON.stringify(config);
-      const known = live.get(name);
-      if (known?.fingerprint === fingerprint) return known.cluster;
+      if (known?.fingerprint === fingerprint) {
+        // The same config read again: the next login with this object is matched by identity.
+        known.cluster.config = config;
+        return known.cluster;
+      }
       if (known) void close(known.cluster);
       const cluster: Cluster = { name, config, connection: connector(config, name), cache: createReviewCache(now) };
       live.set(name, { fingerprint, cluster });

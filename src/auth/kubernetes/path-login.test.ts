@@ -552,3 +552,45 @@ describe("login: secrets stay secret", () => {
     }
   });
 });
+
+describe("login: roles and configs kept between logins", () => {
+  it("applies a role rewritten through the mount to the very next login", async () => {
+    const jwt = await legacyToken(keys);
+    expect((await h.login({ role: "demo", jwt }))?.auth?.policies).toEqual(["default"]);
+    await h.write("role/demo", { bound_service_account_namespaces: "other" });
+    await expect(h.login({ role: "demo", jwt })).rejects.toMatchObject(denied("namespace not authorized"));
+  });
+
+  it("refuses a deleted role on the very next login", async () => {
+    const jwt = await legacyToken(keys);
+    await h.login({ role: "demo", jwt });
+    await h.call("delete", "role/demo");
+    await expect(h.login({ role: "demo", jwt })).rejects.toMatchObject(bad('invalid role name "demo"'));
+  });
+
+  it("applies a config rewritten through the mount to the very next login", async () => {
+    const jwt = await projectedToken(keys);
+    await h.login({ role: "demo", jwt });
+    expect(cluster.reviews).toHaveLength(1);
+    await h.write("config", { kubernetes_host: HOST, validation: "jwks" });
+    await h.login({ role: "demo", jwt });
+    expect(cluster.reviews).toHaveLength(1);
+    expect(cluster.jwksFetches).toBe(1);
+  });
+
+  it("reads them once on a server of its own, and on every login when replicas share the storage", async () => {
+    for (const sharedStorage of [false, true]) {
+      h = await createK8sHarness(keys, { sharedStorage });
+      await h.write("config", { token_reviewer_jwt: REVIEWER_JWT, kubernetes_host: HOST });
+      await h.write("role/demo", { bound_service_account_names: "myapp", bound_service_account_namespaces: "default" });
+      const jwt = await legacyToken(keys);
+      await h.login({ role: "demo", jwt });
+      // As another replica writes it: straight into the mount's storage, not through this server's handlers.
+      const role = (await h.storage.getJSON<Record<string, unknown>>("role/demo"))!;
+      await h.storage.putJSON("role/demo", { ...role, boundServiceAccountNamespaces: ["other"] });
+      const next = h.login({ role: "demo", jwt });
+      if (sharedStorage) await expect(next).rejects.toMatchObject(denied("namespace not authorized"));
+      else expect((await next)?.auth?.metadata?.role).toBe("demo");
+    }
+  });
+});

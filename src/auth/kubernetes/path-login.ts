@@ -9,7 +9,8 @@ import type { ClusterRegistry } from "./clusters.js";
 import { matchesAny } from "../../core/glob.js";
 import { isValidName, quoted } from "../../core/input.js";
 import { parseNamespaceSelector, selectorMatches } from "./namespace-selector.js";
-import { DEFAULT_CONFIG_NAME, getAccessId, getConfig, getRole } from "./store.js";
+import type { LoginObjects } from "./object-cache.js";
+import { DEFAULT_CONFIG_NAME, getAccessId } from "./store.js";
 import type { AccessIdRecord, ClusterConfig, Role, ServiceAccountIdentity, VerifiedIdentity } from "./types.js";
 import { verifyWithCluster, type Cluster } from "./verify.js";
 
@@ -22,6 +23,8 @@ export const LOGIN_FIELDS: Record<string, FieldSchema> = {
 
 export interface LoginDeps {
   clusters: ClusterRegistry;
+  /** Where logins read roles and configs (kept between logins unless replicas share the storage). */
+  objects: LoginObjects;
   /** Milliseconds. */
   now: () => number;
   logger: Logger;
@@ -51,12 +54,12 @@ async function login(req: LogicalRequest, deps: LoginDeps): Promise<LogicalRespo
   if (accessId === "" && requested === "") throw badRequest("missing role");
   const jwt = textInput(req.data.jwt);
   if (jwt === "") throw badRequest("missing jwt");
-  const { roleName, role, access } = await resolveRole(req, accessId, requested);
+  const { roleName, role, access } = await resolveRole(req, deps.objects, accessId, requested);
   if (role.tokenBoundCidrs.length > 0 && !cidrAllows(role.tokenBoundCidrs, req.connection.remoteAddress)) {
     throw permissionDenied("source address not authorized");
   }
   const configName = textInput(req.data.config) || DEFAULT_CONFIG_NAME;
-  const config = await resolveConfig(req, configName);
+  const config = await resolveConfig(req, deps.objects, configName);
   if (!configAllowed(role, configName, config)) throw permissionDenied("config not authorized");
 
   const claims = parseServiceAccountJwt(jwt);
@@ -98,6 +101,7 @@ async function login(req: LogicalRequest, deps: LoginDeps): Promise<LogicalRespo
 
 async function resolveRole(
   req: LogicalRequest,
+  objects: LoginObjects,
   accessId: string,
   requested: string,
 ): Promise<{ roleName: string; role: Role; access?: AccessIdRecord }> {
@@ -110,13 +114,13 @@ async function resolveRole(
     }
   }
   const roleName = access?.role ?? requested;
-  const role = isValidName(roleName) ? await getRole(req.storage, roleName) : undefined;
+  const role = isValidName(roleName) ? await objects.role(req.storage, roleName) : undefined;
   if (!role) throw badRequest(`invalid role name ${quoted(roleName)}`);
   return { roleName, role, access };
 }
 
-async function resolveConfig(req: LogicalRequest, name: string): Promise<ClusterConfig> {
-  const config = isValidName(name) ? await getConfig(req.storage, name) : undefined;
+async function resolveConfig(req: LogicalRequest, objects: LoginObjects, name: string): Promise<ClusterConfig> {
+  const config = isValidName(name) ? await objects.config(req.storage, name) : undefined;
   if (config) return config;
   if (name === DEFAULT_CONFIG_NAME && textInput(req.data.config) === "") {
     throw badRequest(`no default config: write auth/${req.mountPath.replace(/^auth\//, "")}config or name one in "config"`);

@@ -247,6 +247,8 @@ export interface HarnessOptions {
   env?: Record<string, string | undefined>;
   /** Replaces the fake clusters (e.g. the real connector over a fake kube client). */
   connector?: ClusterConnector;
+  /** As for HA replicas: other servers write the mount's storage too. */
+  sharedStorage?: boolean;
 }
 
 export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions = {}): Promise<K8sHarness> {
@@ -258,7 +260,13 @@ export async function createK8sHarness(keys: ClusterKeys, opts: HarnessOptions =
   const mountPath = opts.mountPath ?? "auth/kubernetes/";
   const harness: K8sHarness = {
     backend: createKubernetesBackend(
-      { storage, mountPath, config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options: {} }, logger },
+      {
+        storage,
+        mountPath,
+        config: { defaultLeaseTtl: 0, maxLeaseTtl: 0, options: {} },
+        logger,
+        ...(opts.sharedStorage !== undefined && { sharedStorage: opts.sharedStorage }),
+      },
       {
         now,
         env: opts.env ?? {},
