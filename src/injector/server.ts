@@ -109,7 +109,7 @@ function serveReview(req: IncomingMessage, res: ServerResponse, opts: { options:
       const answer = answerReview(body, opts.options);
       opts.metrics.reviews.inc({ result: answer.result });
       if (answer.result === "injected") opts.metrics.injections.inc();
-      send(res, 200, JSON_TYPE, JSON.stringify(answer.body));
+      send(res, 200, JSON_TYPE, answer.text);
     } catch (err) {
       if (!(err instanceof MalformedReview)) return sendErrors(res, 500, "internal error");
       opts.metrics.reviews.inc({ result: "malformed" });
