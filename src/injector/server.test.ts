@@ -120,6 +120,7 @@ describe("injector app", () => {
 
   it.each([
     ["not json", "{", 400, "the body is not valid JSON"],
+    ["not json, holding a value", '{"env":[{"name":"DB_PASSWORD","value":"hunter2-s3cret"}', 400, "the body is not valid JSON"],
     ["empty", "", 400, "the body is empty; an AdmissionReview was expected"],
     ["wrong version", { apiVersion: "v1", kind: "AdmissionReview" }, 400, "malformed AdmissionReview: apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1"],
     ["wrong kind", { apiVersion: "admission.k8s.io/v1", kind: "Pod" }, 400, 'malformed AdmissionReview: kind must be "AdmissionReview"'],
