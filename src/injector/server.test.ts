@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { connect } from "node:tls";
 import type { Server } from "node:https";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,10 +36,12 @@ const optedIn = {
 describe("injector app", () => {
   let server: Server;
   let dispatcher: Agent;
+  let ca: string;
   const metrics = createInjectorMetrics();
   beforeAll(async () => {
     const pair = await generatePair(["127.0.0.1"], 3_600_000);
-    server = buildInjectorServer({ options, metrics, https: pair });
+    ca = pair.caPem;
+    server = buildInjectorServer({ options, metrics, https: pair, requestTimeoutMs: 1500 });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     dispatcher = new Agent({ connect: { ca: pair.caPem } });
   });
@@ -152,6 +155,17 @@ describe("injector app", () => {
     const big = await app.inject({ method: "POST", url: "/mutate", headers: { "content-type": "application/json" }, payload: " ".repeat(BODY_LIMIT + 1) });
     expect([big.statusCode, big.json()]).toEqual([413, { errors: [`the body is over ${BODY_LIMIT} bytes`] }]);
   });
+
+  it("answers a body that stops arriving with 408 and closes the connection", async () => {
+    const { port } = server.address() as AddressInfo;
+    const socket = connect({ host: "127.0.0.1", port, ca });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write('POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"apiVersion":');
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  }, 30_000);
 
   it("serves healthz and metrics counting reviews, injections and latency", async () => {
     expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });
