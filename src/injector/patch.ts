@@ -159,7 +159,7 @@ function build(
     image: options.agentImage,
     command: [AGENT_BIN, "agent"],
     args: agentArgs(request, agentMode, token.file, options, firstCommand, mode === "native-sidecar"),
-    env: [{ name: "LATCHKEY_ADDR", value: options.latchkeyAddr }],
+    env: prepared(options).env,
     resources: resources(request),
     securityContext: securityContext(request),
     volumeMounts: agentMounts,
@@ -224,11 +224,35 @@ function execArgs(request: InjectionRequest, tokenFile: string, options: Injecto
   return [AGENT_BIN, "agent", "exec", ...loginArgs(request, tokenFile, options)];
 }
 
+/** What the patch takes from the injector's options alone, built once per options object rather than per pod. */
+interface Prepared {
+  addrArgs: readonly string[];
+  env: readonly unknown[];
+  tokenVolume: unknown;
+}
+
+const preparedByOptions = new WeakMap<InjectorOptions, Prepared>();
+
+function prepared(options: InjectorOptions): Prepared {
+  let p = preparedByOptions.get(options);
+  if (p === undefined) {
+    p = {
+      addrArgs: ["--addr", options.latchkeyAddr, ...(options.caFile !== undefined ? ["--ca-file", options.caFile] : [])],
+      env: [{ name: "LATCHKEY_ADDR", value: options.latchkeyAddr }],
+      tokenVolume: {
+        name: TOKEN_VOLUME,
+        projected: {
+          sources: [{ serviceAccountToken: { audience: options.tokenAudience, expirationSeconds: options.tokenExpirationSeconds, path: "token" } }],
+        },
+      },
+    };
+    preparedByOptions.set(options, p);
+  }
+  return p;
+}
+
 function loginArgs(request: InjectionRequest, tokenFile: string, options: InjectorOptions): string[] {
-  const args = ["--addr", options.latchkeyAddr];
-  if (options.caFile !== undefined) args.push("--ca-file", options.caFile);
-  args.push("--auth-path", request.authPath, "--role", request.role, "--token-file", tokenFile);
-  return args;
+  return [...prepared(options).addrArgs, "--auth-path", request.authPath, "--role", request.role, "--token-file", tokenFile];
 }
 
 function agentArgs(
@@ -297,20 +321,7 @@ function tokenMount(
   return {
     mount: { name: TOKEN_VOLUME, mountPath: LATCHKEY_TOKEN_DIR, readOnly: true },
     file: `${LATCHKEY_TOKEN_DIR}/token`,
-    volume: {
-      name: TOKEN_VOLUME,
-      projected: {
-        sources: [
-          {
-            serviceAccountToken: {
-              audience: options.tokenAudience,
-              expirationSeconds: options.tokenExpirationSeconds,
-              path: "token",
-            },
-          },
-        ],
-      },
-    },
+    volume: prepared(options).tokenVolume,
   };
 }
 

@@ -17,6 +17,8 @@ export type ReviewResult = "injected" | "unchanged" | "refused" | "unhandled";
 
 export interface ReviewAnswer {
   result: ReviewResult;
+  /** `body` as JSON, the patch's base64 spliced in rather than scanned again by JSON.stringify. */
+  text: string;
   body: {
     apiVersion: string;
     kind: "AdmissionReview";
@@ -47,7 +49,11 @@ export function answerReview(body: unknown, options: InjectorOptions): ReviewAns
 
   const answer = (result: ReviewResult, response: Omit<ReviewAnswer["body"]["response"], "uid">): ReviewAnswer => {
     const warnings = response.warnings?.length ? { warnings: response.warnings } : {};
-    return { result, body: { apiVersion, kind: "AdmissionReview", response: { uid, ...response, ...warnings } } };
+    const body: ReviewAnswer["body"] = { apiVersion, kind: "AdmissionReview", response: { uid, ...response, ...warnings } };
+    if (response.patch === undefined) return { result, text: JSON.stringify(body), body };
+    // Base64 needs no escaping: the answer's last two characters close response and the review.
+    const rest = JSON.stringify({ ...body, response: { ...body.response, patch: undefined } });
+    return { result, text: `${rest.slice(0, -2)},"patch":"${response.patch}"}}`, body };
   };
   const pod = request["object"];
   const kind = objectOf(request["kind"]);

@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { connect } from "node:tls";
 import type { Server } from "node:https";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,10 +36,12 @@ const optedIn = {
 describe("injector app", () => {
   let server: Server;
   let dispatcher: Agent;
+  let ca: string;
   const metrics = createInjectorMetrics();
   beforeAll(async () => {
     const pair = await generatePair(["127.0.0.1"], 3_600_000);
-    server = buildInjectorServer({ options, metrics, https: pair });
+    ca = pair.caPem;
+    server = buildInjectorServer({ options, metrics, https: pair, requestTimeoutMs: 1500 });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     dispatcher = new Agent({ connect: { ca: pair.caPem } });
   });
@@ -120,6 +123,7 @@ describe("injector app", () => {
 
   it.each([
     ["not json", "{", 400, "the body is not valid JSON"],
+    ["not json, holding a value", '{"env":[{"name":"DB_PASSWORD","value":"hunter2-s3cret"}', 400, "the body is not valid JSON"],
     ["empty", "", 400, "the body is empty; an AdmissionReview was expected"],
     ["wrong version", { apiVersion: "v1", kind: "AdmissionReview" }, 400, "malformed AdmissionReview: apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1"],
     ["wrong kind", { apiVersion: "admission.k8s.io/v1", kind: "Pod" }, 400, 'malformed AdmissionReview: kind must be "AdmissionReview"'],
@@ -151,6 +155,23 @@ describe("injector app", () => {
     const big = await app.inject({ method: "POST", url: "/mutate", headers: { "content-type": "application/json" }, payload: " ".repeat(BODY_LIMIT + 1) });
     expect([big.statusCode, big.json()]).toEqual([413, { errors: [`the body is over ${BODY_LIMIT} bytes`] }]);
   });
+
+  it("answers a body that stops arriving with 408 and closes the connection", async () => {
+    const { port } = server.address() as AddressInfo;
+    const socket = connect({ host: "127.0.0.1", port, ca });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+    // Closed by the server within the timeout and the once-a-second check, or given up on after 15 s.
+    const closed = new Promise<boolean>((resolve) => {
+      socket.once("close", () => resolve(true));
+      setTimeout(() => resolve(false), 15_000).unref();
+    });
+    socket.write('POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"apiVersion":');
+    const byServer = await closed;
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(byServer).toBe(true);
+  }, 30_000);
 
   it("serves healthz and metrics counting reviews, injections and latency", async () => {
     expect((await app.inject({ method: "GET", url: "/healthz" })).json()).toEqual({ ok: true });

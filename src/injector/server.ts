@@ -47,8 +47,21 @@ const JSON_TYPE = "application/json; charset=utf-8";
  * nothing for a framework to do but cost time per review (the measurement is
  * in bench/RESULTS.md). Swap its certificate with `setSecureContext`.
  */
-export function buildInjectorServer(opts: { options: InjectorOptions; metrics: InjectorMetrics; https: ServingPair }): HttpsServer {
-  const server = createServer({ cert: opts.https.cert, key: opts.https.key, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS });
+export function buildInjectorServer(opts: {
+  options: InjectorOptions;
+  metrics: InjectorMetrics;
+  https: ServingPair;
+  requestTimeoutMs?: number;
+}): HttpsServer {
+  const timeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const server = createServer({
+    cert: opts.https.cert,
+    key: opts.https.key,
+    // A slow body gets 408 and its connection closed; checked every second, not node's 30 s.
+    requestTimeout: timeout,
+    headersTimeout: timeout,
+    connectionsCheckingInterval: 1000,
+  });
   // The API server keeps its connections to a webhook open between reviews.
   server.keepAliveTimeout = 72_000;
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -109,7 +122,7 @@ function serveReview(req: IncomingMessage, res: ServerResponse, opts: { options:
       const answer = answerReview(body, opts.options);
       opts.metrics.reviews.inc({ result: answer.result });
       if (answer.result === "injected") opts.metrics.injections.inc();
-      send(res, 200, JSON_TYPE, JSON.stringify(answer.body));
+      send(res, 200, JSON_TYPE, answer.text);
     } catch (err) {
       if (!(err instanceof MalformedReview)) return sendErrors(res, 500, "internal error");
       opts.metrics.reviews.inc({ result: "malformed" });
