@@ -166,13 +166,15 @@ describe("errors from below the router keep Vault's envelope", () => {
   it("answers a request that arrives while shutting down with 503", async () => {
     const port = await listening({});
     const body = '{"data":{"a":"b"}}';
+    // Shut down only once the server has the first request's head (a loaded machine can take longer than any fixed wait).
+    const arrived = new Promise((resolve) => s!.app.server.once("request", resolve));
     const { socket, closed } = exchange(port, (sock) => {
       sock.write(
         `POST /v1/secret/data/last HTTP/1.1\r\nHost: latchkey\r\nX-Vault-Token: ${ROOT_TOKEN}\r\n` +
           `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 8)}`,
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await arrived;
     const server = s;
     s = undefined;
     const closing = server?.close();
