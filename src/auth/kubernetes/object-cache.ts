@@ -1,3 +1,4 @@
+import { deepFreeze } from "../../core/tokens/cache.js";
 import type { StorageView } from "../../storage/types.js";
 import { getConfig, getRole } from "./store.js";
 import type { ClusterConfig, Role } from "./types.js";
@@ -57,12 +58,4 @@ export function createLoginObjects(opts: { enabled: boolean }): LoginObjects {
       configs.clear();
     },
   };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }

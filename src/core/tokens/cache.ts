@@ -114,7 +114,8 @@ function estimateBytes(entry: object): number {
   return ENTRY_OVERHEAD_BYTES + chars * 2;
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes `value` and everything it holds, so a cached object cannot be changed through a reader's reference. */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
