@@ -21,6 +21,22 @@ export function createMetrics(sources: { transactionRetries?: () => number } = {
     help: "Leases revoked by the expiration manager or by request",
     registers: [registry],
   });
+  // The histogram's series for each mount type and operation, bound once: prom-client
+  // otherwise validates and hashes the label set on every observation.
+  const series = new Map<string, Map<string, Histogram.Internal<"mount_type" | "operation">>>();
+  const seriesFor = (mountType: string, operation: string) => {
+    let byOperation = series.get(mountType);
+    if (!byOperation) {
+      byOperation = new Map();
+      series.set(mountType, byOperation);
+    }
+    let bound = byOperation.get(operation);
+    if (!bound) {
+      bound = requests.labels({ mount_type: mountType, operation });
+      byOperation.set(operation, bound);
+    }
+    return bound;
+  };
   const { transactionRetries } = sources;
   if (transactionRetries) {
     // Serialization retries are what concurrent writes on a shared PostgreSQL database cost.
@@ -38,7 +54,7 @@ export function createMetrics(sources: { transactionRetries?: () => number } = {
     registry,
     leasesRevoked,
     observeRequest(mountType: string, operation: string, seconds: number) {
-      requests.observe({ mount_type: mountType, operation }, seconds);
+      seriesFor(mountType, operation).observe(seconds);
     },
     /** The Prometheus text exposition: sys/metrics?format=prometheus. */
     text: () => registry.metrics(),

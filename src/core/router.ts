@@ -72,6 +72,10 @@ export function matchRoute(route: CompiledRoute, path: string): Record<string, s
   return params;
 }
 
+/** At most this many resolved paths are kept, each no longer than MAX_RESOLVED_PATH; the oldest goes first. */
+const MAX_RESOLVED_PATHS = 4096;
+const MAX_RESOLVED_PATH = 256;
+
 /**
  * Longest-prefix routing of `/v1/<path>` to mounted backends. Mount paths are
  * kept sorted longest first, so `auth/kubernetes-prod/` wins over `auth/kubernetes/`
@@ -79,6 +83,25 @@ export function matchRoute(route: CompiledRoute, path: string): Record<string, s
  */
 export function createRouter() {
   let mounts: MountedBackend[] = [];
+  /**
+   * Resolved routes by full path, for the paths clients repeat (their token
+   * lookups, their secrets): matching walks a backend's route list and splits
+   * the path once per route. Cleared whenever the mount table changes.
+   */
+  const resolved = new Map<string, { mount?: MountedBackend; match?: RouteMatch }>();
+
+  const owner = (path: string) => mounts.find((m) => path.startsWith(m.entry.path) || path + "/" === m.entry.path);
+
+  function resolve(path: string): { mount?: MountedBackend; match?: RouteMatch } {
+    const mount = owner(path);
+    if (!mount) return {};
+    const rel = path.length >= mount.entry.path.length ? path.slice(mount.entry.path.length) : "";
+    for (const route of mount.routes) {
+      const params = matchRoute(route, rel);
+      if (params) return { mount, match: { mount, def: route.def, path: rel, params } };
+    }
+    return { mount };
+  }
 
   return {
     mount(entry: MountEntry, backend: Backend): MountedBackend {
@@ -86,17 +109,17 @@ export function createRouter() {
       mounts = [...mounts.filter((m) => m.entry.path !== entry.path), mounted].sort(
         (a, b) => b.entry.path.length - a.entry.path.length,
       );
+      resolved.clear();
       return mounted;
     },
     unmount(path: string): MountedBackend | undefined {
       const found = mounts.find((m) => m.entry.path === path);
       mounts = mounts.filter((m) => m.entry.path !== path);
+      resolved.clear();
       return found;
     },
     /** The mount that owns `path`, if any. */
-    mountFor(path: string): MountedBackend | undefined {
-      return mounts.find((m) => path.startsWith(m.entry.path) || path + "/" === m.entry.path);
-    },
+    mountFor: owner,
     /** The mount at exactly `path` (with trailing slash). */
     get(path: string): MountedBackend | undefined {
       return mounts.find((m) => m.entry.path === path);
@@ -109,17 +132,19 @@ export function createRouter() {
      * a mount with no matching route → `{mount}` only.
      */
     route(path: string): { mount?: MountedBackend; match?: RouteMatch } {
-      const mount = this.mountFor(path);
-      if (!mount) return {};
-      const rel = path.length >= mount.entry.path.length ? path.slice(mount.entry.path.length) : "";
-      for (const route of mount.routes) {
-        const params = matchRoute(route, rel);
-        if (params) return { mount, match: { mount, def: route.def, path: rel, params } };
+      const known = resolved.get(path);
+      // Each request gets its own params: a handler may add to them.
+      if (known) return known.match ? { mount: known.mount, match: { ...known.match, params: { ...known.match.params } } } : known;
+      const found = resolve(path);
+      if (path.length <= MAX_RESOLVED_PATH) {
+        if (resolved.size >= MAX_RESOLVED_PATHS) resolved.delete(resolved.keys().next().value as string);
+        resolved.set(path, found.match ? { mount: found.mount, match: { ...found.match, params: { ...found.match.params } } } : found);
       }
-      return { mount };
+      return found;
     },
     clear() {
       mounts = [];
+      resolved.clear();
     },
   };
 }

@@ -93,7 +93,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         return sendJson(reply, 400, errorBody("request body must be a JSON object"));
       }
       const path = params["*"];
-      const verdict = await limiter.check(path, req.ip);
+      const checked = limiter.check(path, req.ip);
+      const verdict = checked instanceof Promise ? await checked : checked;
       if (verdict.headers) reply.headers(verdict.headers);
       if (!verdict.allowed) {
         // Vault's answer to a rate-limit quota: 429, its message, and when to come back.

@@ -1,7 +1,10 @@
 import type { QuotaConfig, RateLimitQuota } from "../core/sys/quotas.js";
 
+type QuotaState = { quotas: RateLimitQuota[]; config: QuotaConfig; version: number } | undefined;
+
 export interface QuotaSource {
-  current(): Promise<{ quotas: RateLimitQuota[]; config: QuotaConfig; version: number } | undefined>;
+  /** A value once the quotas are in memory, a promise while they are read. */
+  current(): QuotaState | Promise<QuotaState>;
 }
 
 export type QuotaVerdict =
@@ -13,6 +16,8 @@ interface Bucket {
   updatedMs: number;
   blockedUntilMs: number;
 }
+
+const ALLOWED: QuotaVerdict = Object.freeze({ allowed: true });
 
 /** Buckets idle this long are full again and can be forgotten. */
 const SWEEP_EVERY = 4096;
@@ -48,55 +53,63 @@ export function createRateLimiter(source: QuotaSource, now: () => number = Date.
   }
 
   return {
-    /** Decides one request; `path` is relative to /v1/, `client` its remote address. */
-    async check(path: string, client: string): Promise<QuotaVerdict> {
-      const state = await source.current();
-      if (!state || state.quotas.length === 0) return { allowed: true };
-      const clean = path.replace(/^\/+/, "");
-      if (state.config.rateLimitExemptPaths.some((p) => clean === p || clean.startsWith(p.endsWith("/") ? p : `${p}/`))) {
-        return { allowed: true };
-      }
-      if (state.version !== version) {
-        // A changed quota starts with full buckets, as a new one does in Vault.
-        buckets.clear();
-        version = state.version;
-      }
-      const quota = governingQuota(state.quotas, clean);
-      if (!quota) return { allowed: true };
-      const t = now();
-      if (++checks % SWEEP_EVERY === 0) sweep(t, state.quotas);
-      const key = `${quota.name}\u0000${client}`;
-      let b = buckets.get(key);
-      if (!b) {
-        b = { tokens: quota.rate, updatedMs: t, blockedUntilMs: 0 };
-        buckets.set(key, b);
-      }
-      const perMs = quota.rate / (quota.interval * 1000);
-      b.tokens = Math.min(quota.rate, b.tokens + (t - b.updatedMs) * perMs);
-      b.updatedMs = t;
-      const headers = (remaining: number, resetSeconds: number) =>
-        state.config.enableRateLimitResponseHeaders
-          ? {
-              "x-ratelimit-limit": String(quota.rate),
-              "x-ratelimit-remaining": String(Math.max(0, Math.floor(remaining))),
-              "x-ratelimit-reset": String(resetSeconds),
-            }
-          : undefined;
-      if (b.blockedUntilMs > t) {
-        const retry = Math.max(1, Math.ceil((b.blockedUntilMs - t) / 1000));
-        return { allowed: false, quota: quota.name, retryAfterSeconds: retry, headers: headers(0, retry) };
-      }
-      if (b.tokens >= 1) {
-        b.tokens -= 1;
-        return { allowed: true, headers: headers(b.tokens, Math.ceil((quota.rate - b.tokens) / perMs / 1000)) };
-      }
-      if (quota.blockInterval > 0) b.blockedUntilMs = t + quota.blockInterval * 1000;
-      const retry = quota.blockInterval > 0 ? quota.blockInterval : Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
-      return { allowed: false, quota: quota.name, retryAfterSeconds: retry, headers: headers(0, retry) };
+    /**
+     * Decides one request; `path` is relative to /v1/, `client` its remote address.
+     * Synchronous once the quotas are in memory: most servers have none, and
+     * every request passes here.
+     */
+    check(path: string, client: string): QuotaVerdict | Promise<QuotaVerdict> {
+      const state = source.current();
+      return state instanceof Promise ? state.then((loaded) => decide(loaded, path, client)) : decide(state, path, client);
     },
     /** Open buckets, for tests and metrics. */
     size: () => buckets.size,
   };
+
+  function decide(state: QuotaState, path: string, client: string): QuotaVerdict {
+    if (!state || state.quotas.length === 0) return ALLOWED;
+    const clean = path.replace(/^\/+/, "");
+    if (state.config.rateLimitExemptPaths.some((p) => clean === p || clean.startsWith(p.endsWith("/") ? p : `${p}/`))) {
+      return ALLOWED;
+    }
+    if (state.version !== version) {
+      // A changed quota starts with full buckets, as a new one does in Vault.
+      buckets.clear();
+      version = state.version;
+    }
+    const quota = governingQuota(state.quotas, clean);
+    if (!quota) return ALLOWED;
+    const t = now();
+    if (++checks % SWEEP_EVERY === 0) sweep(t, state.quotas);
+    const key = `${quota.name}\u0000${client}`;
+    let b = buckets.get(key);
+    if (!b) {
+      b = { tokens: quota.rate, updatedMs: t, blockedUntilMs: 0 };
+      buckets.set(key, b);
+    }
+    const perMs = quota.rate / (quota.interval * 1000);
+    b.tokens = Math.min(quota.rate, b.tokens + (t - b.updatedMs) * perMs);
+    b.updatedMs = t;
+    const headers = (remaining: number, resetSeconds: number) =>
+      state.config.enableRateLimitResponseHeaders
+        ? {
+            "x-ratelimit-limit": String(quota.rate),
+            "x-ratelimit-remaining": String(Math.max(0, Math.floor(remaining))),
+            "x-ratelimit-reset": String(resetSeconds),
+          }
+        : undefined;
+    if (b.blockedUntilMs > t) {
+      const retry = Math.max(1, Math.ceil((b.blockedUntilMs - t) / 1000));
+      return { allowed: false, quota: quota.name, retryAfterSeconds: retry, headers: headers(0, retry) };
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return { allowed: true, headers: headers(b.tokens, Math.ceil((quota.rate - b.tokens) / perMs / 1000)) };
+    }
+    if (quota.blockInterval > 0) b.blockedUntilMs = t + quota.blockInterval * 1000;
+    const retry = quota.blockInterval > 0 ? quota.blockInterval : Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
+    return { allowed: false, quota: quota.name, retryAfterSeconds: retry, headers: headers(0, retry) };
+  }
 }
 
 /**

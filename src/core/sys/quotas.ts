@@ -49,6 +49,8 @@ const defaultConfig = (): QuotaConfig => ({
  * `quotas` invalidation, on which the other replicas on the same database
  * forget their copy (`reset`).
  */
+type QuotaState = { quotas: RateLimitQuota[]; config: QuotaConfig; version: number } | undefined;
+
 export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">, invalidations?: Pick<InvalidationBus, "publish">) {
   let quotas: Map<string, RateLimitQuota> | undefined;
   let config: QuotaConfig = defaultConfig();
@@ -56,6 +58,15 @@ export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">, in
   /** Bumped by `reset`: a load that began before it read what may be stale, and is not kept. */
   let generation = 0;
   const view = () => barrier.view("sys/quotas/");
+
+  /** What `current` hands out, made again only when the quotas or the config changed. */
+  let published: { version: number; config: QuotaConfig; state: NonNullable<QuotaState> } | undefined;
+  function snapshot(loaded: Map<string, RateLimitQuota>): NonNullable<QuotaState> {
+    if (published?.version !== version || published.config !== config) {
+      published = { version, config, state: { quotas: [...loaded.values()], config, version } };
+    }
+    return published.state;
+  }
 
   async function load() {
     if (quotas) return quotas;
@@ -101,11 +112,14 @@ export function createQuotaStore(barrier: Pick<Barrier, "view" | "isSealed">, in
     invalidated(ev: Invalidation) {
       if ((ev.kind === "quotas" && !publishing) || ev.kind === "all") reset();
     },
-    /** The quotas and config in force, or nothing while sealed (seal has its own 503). */
-    async current(): Promise<{ quotas: RateLimitQuota[]; config: QuotaConfig; version: number } | undefined> {
+    /**
+     * The quotas and config in force, or nothing while sealed (seal has its own 503):
+     * at once when they are in memory, else once read. Every request asks.
+     */
+    current(): QuotaState | Promise<QuotaState> {
       if (barrier.isSealed()) return undefined;
-      const q = await load();
-      return { quotas: [...q.values()], config, version };
+      if (!quotas) return load().then(snapshot);
+      return snapshot(quotas);
     },
     async put(q: RateLimitQuota) {
       const loaded = await load();

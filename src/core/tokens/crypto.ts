@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync, randomInt, type KeyObject } from "node:crypto";
 
 export const SERVICE_PREFIX = "lks.";
 export const BATCH_PREFIX = "lkb.";
@@ -9,6 +9,31 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const TERM_BYTES = 4;
 const BATCH_AAD = Buffer.from("latchkey batch token v1");
+
+/** A batch-token key: the raw bytes, or (on the hot path) a KeyObject that OpenSSL need not import again per token. */
+export interface BatchKey {
+  term: number;
+  key: Uint8Array | KeyObject;
+}
+
+/**
+ * Nonces are drawn from a buffer of random bytes refilled when spent: one
+ * `randomBytes(12)` call per batch token cost as much as the encryption. The
+ * nonces are as random as before and, like any GCM nonce, not secret.
+ */
+const NONCES_PER_FILL = 256;
+const noncePool = Buffer.alloc(NONCE_BYTES * NONCES_PER_FILL);
+let nonceOffset = noncePool.length;
+
+function nextNonce(): Buffer {
+  if (nonceOffset >= noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES));
+  nonceOffset += NONCE_BYTES;
+  return nonce;
+}
 
 /** The storage key of a token: HMAC-SHA256 under the store's key, hex. Storage keys are plaintext, so never the token itself. */
 export function tokenKey(hmacKey: Uint8Array, token: string): string {
@@ -32,10 +57,10 @@ export function newAccessor(): string {
  * term is authenticated as associated data, so it cannot be swapped to dodge
  * the keyring-rotation check.
  */
-export function sealBatch(batchKey: { term: number; key: Uint8Array }, payload: Uint8Array): string {
+export function sealBatch(batchKey: BatchKey, payload: Uint8Array): string {
   const header = Buffer.alloc(TERM_BYTES);
   header.writeUInt32BE(batchKey.term);
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = nextNonce();
   const cipher = createCipheriv("aes-256-gcm", batchKey.key, nonce);
   cipher.setAAD(Buffer.concat([BATCH_AAD, header]));
   const body = Buffer.concat([cipher.update(payload), cipher.final(), cipher.getAuthTag()]);
@@ -43,7 +68,7 @@ export function sealBatch(batchKey: { term: number; key: Uint8Array }, payload: 
 }
 
 /** The payload of a batch token sealed under the current key, or undefined (wrong term, tampered, malformed). */
-export function openBatch(batchKey: { term: number; key: Uint8Array }, token: string): Uint8Array | undefined {
+export function openBatch(batchKey: BatchKey, token: string): Uint8Array | undefined {
   if (!token.startsWith(BATCH_PREFIX)) return undefined;
   const raw = Buffer.from(token.slice(BATCH_PREFIX.length), "base64url");
   if (raw.length < TERM_BYTES + NONCE_BYTES + TAG_BYTES) return undefined;

@@ -1,10 +1,10 @@
-import { hash } from "node:crypto";
+import { createSecretKey, hash, type KeyObject } from "node:crypto";
 import type { StorageView } from "../../storage/types.js";
 import { badRequest, permissionDenied } from "../errors.js";
 import { LocalInvalidationBus, type InvalidationBus } from "../invalidation.js";
 import type { LeaseManager, TokenEntry } from "../types.js";
 import { DEFAULT_CACHE_ENTRIES, TokenCache, type TokenCacheOptions } from "./cache.js";
-import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey } from "./crypto.js";
+import { BATCH_PREFIX, newAccessor, newServiceToken, openBatch, sealBatch, tokenKey, type BatchKey } from "./crypto.js";
 import { policyNames } from "./policies.js";
 import type { CreateTokenParams, TokenAuthResult, TokenStore } from "./types.js";
 
@@ -127,6 +127,21 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     return entry;
   }
 
+  /**
+   * The barrier's batch key as a KeyObject, made once per key: importing the
+   * raw key into OpenSSL on every seal and open cost more than the encryption.
+   */
+  const batchKeyObjects = new Map<number, { raw: Buffer; object: KeyObject }>();
+  function currentBatchKey(): BatchKey {
+    const { term, key } = deps.batchKey();
+    let known = batchKeyObjects.get(term);
+    if (!known || !known.raw.equals(key)) {
+      known = { raw: Buffer.from(key), object: createSecretKey(key) };
+      batchKeyObjects.set(term, known);
+    }
+    return { term, key: known.object };
+  }
+
   /** Called after every committed change to a token entry, so no cache serves the old one. */
   // Awaited where the change takes authority away (a use, a revocation): the call must not
   // return while another replica could still serve the old entry from its cache.
@@ -205,7 +220,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     if (type === "batch") {
       const { key: _key, ...payload } = entry;
-      const token = sealBatch(deps.batchKey(), new TextEncoder().encode(JSON.stringify(payload)));
+      const token = sealBatch(currentBatchKey(), Buffer.from(JSON.stringify(payload)));
       return { token, entry: { ...entry, key: keyOf(token) } };
     }
 
@@ -274,7 +289,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   }
 
   async function lookupBatch(token: string): Promise<TokenEntry> {
-    const payload = openBatch(deps.batchKey(), token);
+    const payload = openBatch(currentBatchKey(), token);
     if (!payload) throw permissionDenied();
     const body = JSON.parse(new TextDecoder().decode(payload)) as Omit<TokenEntry, "key">;
     const entry: TokenEntry = { ...body, key: keyOf(token) };
