@@ -53,7 +53,8 @@ ensure_packages() {
 
 # The Debian source version of `kubernetes` that `apt-get source` would fetch.
 source_version() {
-  apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2}' | sort -V | tail -n 1
+  # apt-cache exits 100 while no deb-src entry exists yet: that is "no version", not a failure.
+  { apt-cache showsrc kubernetes 2>/dev/null || true; } | awk '/^Version:/ {print $2}' | sort -V | tail -n 1
 }
 
 # Adds a deb-src twin of every Debian source list so that `apt-get source` works.
