@@ -27,7 +27,18 @@ describe("operationFor", () => {
 });
 
 describe("createRouter's resolved-path memo", () => {
-  const entry = (path: string, type: string): MountEntry => ({ path, type, uuid: type, accessor: type, description: "" });
+  const entry = (path: string, type: string): MountEntry => ({
+    path,
+    type,
+    uuid: type,
+    accessor: type,
+    description: "",
+    options: {},
+    config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+    local: false,
+    seal_wrap: false,
+    table: "mounts",
+  });
   const backend = (...patterns: string[]): Backend => ({ paths: patterns.map((pattern) => ({ pattern, ops: {} }) as never) });
 
   it("gives each request its own params, and follows mounts, remounts and unmounts", () => {

@@ -316,7 +316,8 @@ export function createLeaseManager(deps: LeaseManagerDeps): ExpirationManager {
       const requeue = failed.filter(({ next }) => !forgotten.has(next.leaseId));
       if (revoked.length + failed.length + stale.length > 0) {
         await storage.transaction(async (tx) => {
-          for (const lease of revoked) await deleteLease(tx, lease);
+          // A lease its revoker forgot (a token's auth lease) went in the revoker's own transaction.
+          for (const lease of revoked) if (!forgotten.has(lease.leaseId)) await deleteLease(tx, lease);
           for (const { previous, next } of requeue) await writeLease(tx, next, previous);
           for (const key of stale) await tx.delete(key);
         });

@@ -394,6 +394,37 @@ describe("revocation", () => {
     expect(await after.tokens.resumeRevocations()).toBe(0);
   });
 
+  it("marks no expired token before revoking its tree: its auth lease, kept until the end, brings the revocation back", async () => {
+    const { h, root, doom, restart } = await dying();
+    const a = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create", ttl: 60 });
+    const b = await h.tokens.create({ policies: ["web"], parent: a.entry, path: "auth/token/create", ttl: HOUR });
+    h.advance(120);
+    doom(b.entry.key);
+    await expect(h.tokens.revokeTree(a.entry.key)).rejects.toThrow("killed");
+    const after = restart();
+    expect((await after.dump()).map(([k]) => k).filter((k) => k.startsWith("sys/token/revoking/"))).toEqual([]);
+    expect(await after.tokens.resumeRevocations()).toBe(0);
+    // The lease was not forgotten: the lease manager revokes it again, and this time the tree goes.
+    expect(h.calls.forget).not.toContain(must(a.entry.leaseId));
+    await after.tokens.revokeTree(a.entry.key);
+    for (const t of [a, b]) expect(await after.tokens.exists(t.entry.key)).toBe(false);
+    expect(after.calls.forget).toContain(must(a.entry.leaseId));
+  });
+
+  it("marks a live token before revoking its tree, and an expired one it orphans", async () => {
+    const { h, root, doom, restart } = await dying();
+    const live = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create", ttl: HOUR });
+    const expired = await h.tokens.create({ policies: ["web"], parent: root, path: "auth/token/create", ttl: 60 });
+    h.advance(120);
+    doom(live.entry.key);
+    await expect(h.tokens.revokeTree(live.entry.key)).rejects.toThrow("killed");
+    doom(expired.entry.key);
+    await expect(h.tokens.revokeOrphan(expired.entry.key)).rejects.toThrow("killed");
+    const after = restart();
+    expect(await after.tokens.resumeRevocations()).toBe(2);
+    for (const t of [live, expired]) expect(await after.tokens.exists(t.entry.key)).toBe(false);
+  });
+
   it("finishes an interrupted revoke-orphan as one: the children live on as orphans", async () => {
     const { a, b, c, b2, after } = await interruptedFamily((h, key) => h.tokens.revokeOrphan(key), "a");
     expect(await after.tokens.resumeRevocations()).toBe(1);

@@ -335,13 +335,27 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
    * its subtree is gone, and records the revocation as pending (see revokingKey).
    */
   async function markRevoking(key: string, pending: PendingRevocation) {
-    await storage.transaction(async (tx) => {
+    const marked = await storage.transaction(async (tx) => {
       const entry = await tx.getJSON<TokenEntry>(idKey(key));
-      if (!entry) return;
+      if (!entry) return false;
+      if (!pending.orphan && expiredWithLease(entry)) return false;
       if (entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
       await tx.putJSON(revokingKey(key), pending);
+      return true;
     });
-    await changed(key);
+    if (marked) await changed(key);
+  }
+
+  /**
+   * An expired token needs no mark before its tree is revoked (the common case: a
+   * login whose lease ran out): it already neither authenticates nor parents
+   * (`live`), and its auth lease, forgotten only in the transaction that deletes
+   * the token itself, brings a revocation that a crash cut short back at the
+   * lease manager's next tick. An orphaning revocation is always marked: its
+   * lease would resume it as a tree revocation.
+   */
+  function expiredWithLease(entry: TokenEntry): boolean {
+    return entry.leaseId !== undefined && entry.expireTime !== 0 && entry.expireTime <= nowSeconds();
   }
 
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
