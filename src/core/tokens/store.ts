@@ -335,10 +335,11 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
    * its subtree is gone, and records the revocation as pending (see revokingKey).
    */
   async function markRevoking(key: string, pending: PendingRevocation) {
+    // Expiry is final (`renew` and `use` refuse an expired token), so the committed entry decides it without a transaction.
+    if (!pending.orphan && expiredWithLease(await storage.getJSON<TokenEntry>(idKey(key)))) return;
     const marked = await storage.transaction(async (tx) => {
       const entry = await tx.getJSON<TokenEntry>(idKey(key));
       if (!entry) return false;
-      if (!pending.orphan && expiredWithLease(entry)) return false;
       if (entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
       await tx.putJSON(revokingKey(key), pending);
       return true;
@@ -354,8 +355,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
    * lease manager's next tick. An orphaning revocation is always marked: its
    * lease would resume it as a tree revocation.
    */
-  function expiredWithLease(entry: TokenEntry): boolean {
-    return entry.leaseId !== undefined && entry.expireTime !== 0 && entry.expireTime <= nowSeconds();
+  function expiredWithLease(entry: TokenEntry | undefined): boolean {
+    return entry !== undefined && entry.leaseId !== undefined && entry.expireTime !== 0 && entry.expireTime <= nowSeconds();
   }
 
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
