@@ -147,10 +147,12 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   // return while another replica could still serve the old entry from its cache.
   const changed = (key: string) => bus.publish({ kind: "token", id: key });
 
+  const expired = (entry: TokenEntry) => entry.expireTime !== 0 && entry.expireTime <= nowSeconds();
+
   /** The entry if it still authenticates: not expired, not being revoked, its issuing mount still there. */
   function live(entry: TokenEntry | undefined): TokenEntry | undefined {
     if (!entry || entry.numUses < 0) return undefined;
-    if (entry.expireTime !== 0 && entry.expireTime <= nowSeconds()) return undefined;
+    if (expired(entry)) return undefined;
     if (entry.mountUuid !== undefined && deps.mountUuid && deps.mountUuid(entry.path) !== entry.mountUuid) return undefined;
     return entry;
   }
@@ -337,14 +339,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   async function markRevoking(key: string, pending: PendingRevocation) {
     // Expiry is final (`renew` and `use` refuse an expired token), so the committed entry decides it without a transaction.
     if (!pending.orphan && expiredWithLease(await storage.getJSON<TokenEntry>(idKey(key)))) return;
-    const marked = await storage.transaction(async (tx) => {
+    await storage.transaction(async (tx) => {
       const entry = await tx.getJSON<TokenEntry>(idKey(key));
-      if (!entry) return false;
+      if (!entry) return;
       if (entry.numUses !== REVOKING) await tx.putJSON(idKey(key), { ...entry, numUses: REVOKING });
       await tx.putJSON(revokingKey(key), pending);
-      return true;
     });
-    if (marked) await changed(key);
+    await changed(key);
   }
 
   /**
@@ -356,7 +357,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
    * lease would resume it as a tree revocation.
    */
   function expiredWithLease(entry: TokenEntry | undefined): boolean {
-    return entry !== undefined && entry.leaseId !== undefined && entry.expireTime !== 0 && entry.expireTime <= nowSeconds();
+    return entry !== undefined && entry.leaseId !== undefined && expired(entry);
   }
 
   /** Revokes one token whose children are already gone: its leases first, then the token with its auth lease. */
