@@ -161,6 +161,18 @@ async function bundle(name, entry) {
 // The whole CLI, and the agent's command group alone (what an idle sidecar keeps in memory).
 const assets = { ...(await bundle("latchkey", "packaging/sea-main.ts")), ...(await bundle("agent", "packaging/agent-main.ts")) };
 
+// The SQLite store's checkpointer thread runs from a file: lib/storage/, where src/storage/sqlite.ts sees itself.
+await build({
+  entryPoints: [join(root, "src/storage/sqlite-checkpointer.cjs")],
+  outfile: join(layout, "lib/storage/sqlite-checkpointer.cjs"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  plugins: [addonBeside],
+  logLevel: "warning",
+});
+
 // packaging/sea-config.json with its paths moved under DIST_BIN.
 const seaConfig = JSON.parse(readFileSync(join(root, "packaging/sea-config.json"), "utf8"));
 writeFileSync(

@@ -40,6 +40,28 @@ describe("sqlite store", () => {
     await cleanup();
   });
 
+  it("checkpoints the WAL from its own thread a moment after commits, well before SQLite's own 1,000-page threshold", async () => {
+    const { path, store, cleanup } = await tempStore();
+    const pages = async () => (await stat(path)).size / 4096;
+    const before = await pages();
+    // 200 commits of a page each: only a checkpoint moves them from the WAL into the database file.
+    for (let i = 0; i < 200; i++) await store.put(`k/${String(i).padStart(4, "0")}`, new Uint8Array(4000).fill(i));
+    const deadline = Date.now() + 5_000;
+    while ((await pages()) < before + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await pages()).toBeGreaterThanOrEqual(before + 200);
+    await cleanup();
+  });
+
+  it("ends its checkpointer thread on close, and a store reopened on the file reads what was checkpointed", async () => {
+    const { path, store, cleanup } = await tempStore();
+    await store.put("k", new Uint8Array([7]));
+    await store.close();
+    const again = createSqliteStore(path);
+    expect(await again.get("k")).toEqual(new Uint8Array([7]));
+    await again.close();
+    await cleanup();
+  });
+
   it("keeps data across close and reopen", async () => {
     const { path, store, cleanup } = await tempStore();
     await store.put("a/b", new Uint8Array([1, 2, 3]));

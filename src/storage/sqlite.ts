@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { LatchkeyError, upstreamError } from "../core/errors.js";
 import { compareKeys, prefixSuccessor } from "./keys.js";
@@ -40,6 +41,7 @@ const readFromFailed = () =>
  */
 export function createSqliteStore(path: string): PhysicalStore {
   const db = openDatabase(path);
+  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(db, path);
   const getStmt = db.prepare<[string], Buffer>("SELECT value FROM kv WHERE key = ?").pluck();
   const putStmt = db.prepare<[string, Uint8Array]>(
     "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -79,6 +81,7 @@ export function createSqliteStore(path: string): PhysicalStore {
       // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
       guard(() => applyWrites.immediate(batch.sets));
       batch.state = "committed";
+      checkpointer?.committed();
     } catch (err) {
       batch.state = "failed";
       batch.settle(err);
@@ -152,10 +155,65 @@ export function createSqliteStore(path: string): PhysicalStore {
     },
     async close() {
       flush();
+      await checkpointer?.stop();
       db.close();
     },
   };
   return store;
+}
+
+/** Pages of WAL after which a commit checkpoints by itself: SQLite's default. */
+const AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * With the checkpointer running, the main connection's own checkpoints are
+ * only a backstop, for a checkpointer that falls behind (a reader holding an
+ * old snapshot): about 40 MiB of WAL.
+ */
+const BACKSTOP_PAGES = 10_000;
+/** How long the checkpointer lets commits gather before it copies them. */
+const CHECKPOINT_INTERVAL_MS = 20;
+
+/**
+ * Moves the WAL checkpoints off the event loop. In WAL mode a checkpoint copies
+ * the WAL's pages into the database file and fsyncs both; SQLite runs it inside
+ * the commit that crosses `wal_autocheckpoint`, so every thousandth page or so a
+ * commit blocked the event loop on two fsyncs. A worker thread with its own
+ * connection runs them instead (src/storage/sqlite-checkpointer.cjs), a PASSIVE
+ * checkpoint a few milliseconds after commits, which never blocks this
+ * connection's writes; the next commit after a complete checkpoint starts the
+ * WAL over. Should the thread fail, the connection checkpoints by itself again.
+ */
+function startCheckpointer(db: Database.Database, path: string): { committed(): void; stop(): Promise<void> } {
+  // [0]: commits so far, [1]: 1 once the checkpointer is to stop.
+  const signal = new Int32Array(new SharedArrayBuffer(8));
+  let worker: Worker | undefined = new Worker(new URL("./sqlite-checkpointer.cjs", import.meta.url), {
+    workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS, signal },
+  });
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  const exited = new Promise<void>((resolve) => worker?.once("exit", () => resolve()));
+  const fallBack = () => {
+    if (!worker) return;
+    worker = undefined;
+    if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  };
+  worker.on("error", fallBack);
+  worker.once("exit", fallBack);
+  // The thread does not keep the process alive; it ends with it.
+  worker.unref();
+  return {
+    committed() {
+      Atomics.add(signal, 0, 1);
+      Atomics.notify(signal, 0);
+    },
+    async stop() {
+      Atomics.store(signal, 1, 1);
+      Atomics.notify(signal, 0);
+      Atomics.notify(signal, 1);
+      // Unreferenced, the thread would not keep the process alive until it has closed its connection.
+      worker?.ref();
+      await exited;
+    },
+  };
 }
 
 function openDatabase(path: string): Database.Database {
