@@ -28,7 +28,12 @@ try {
     if (Atomics.load(signal, STOP) !== 0) break;
     Atomics.wait(signal, STOP, 0, intervalMs);
     seen = Atomics.load(signal, COMMITS);
-    db.pragma("wal_checkpoint(PASSIVE)");
+    try {
+      db.pragma("wal_checkpoint(PASSIVE)");
+    } catch {
+      // A full disk (SQLITE_FULL) or an I/O error: the pages stay in the WAL,
+      // which the main connection still reads and syncs; the next commit tries again.
+    }
   }
 } finally {
   db.close();

@@ -54,14 +54,19 @@ describe("postgresql store", () => {
     await pgQuery(
       `INSERT INTO ${schema}.kv SELECT 'big/deep/' || lpad(i::text, 6, '0'), '\\x01'::bytea FROM generate_series(1, 50000) AS i`,
     );
-    // One scan reads the whole 50k-key subtree; five lists must together cost
-    // less than that, which holds only if each list seeks past the subtree.
-    let started = performance.now();
+    // One scan reads the whole 50k-key subtree; a list that read it too would
+    // cost about as much, one that seeks past it a few point reads. The fastest
+    // of five lists is compared, so that a pause on a loaded machine does not count.
+    const started = performance.now();
     expect(await store.scan("big/deep/")).toHaveLength(50_000);
     const scanTime = performance.now() - started;
-    started = performance.now();
-    for (let i = 0; i < 5; i++) expect(await store.list("big/")).toEqual(["a", "deep/", "z"]);
-    expect(performance.now() - started).toBeLessThan(scanTime);
+    let fastestList = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      expect(await store.list("big/")).toEqual(["a", "deep/", "z"]);
+      fastestList = Math.min(fastestList, performance.now() - t);
+    }
+    expect(fastestList).toBeLessThan(scanTime / 2);
     await cleanup();
   });
 
