@@ -184,33 +184,35 @@ const CHECKPOINT_INTERVAL_MS = 20;
  * WAL over. Should the thread fail, the connection checkpoints by itself again.
  */
 function startCheckpointer(db: Database.Database, path: string): { committed(): void; stop(): Promise<void> } {
-  // [0]: commits so far, [1]: 1 once the checkpointer is to stop.
+  // The slots sqlite-checkpointer.cjs reads: commits so far, and 1 once it is to stop.
+  const COMMITS = 0;
+  const STOP = 1;
   const signal = new Int32Array(new SharedArrayBuffer(8));
-  let worker: Worker | undefined = new Worker(new URL("./sqlite-checkpointer.cjs", import.meta.url), {
+  const worker = new Worker(new URL("./sqlite-checkpointer.cjs", import.meta.url), {
     workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS, signal },
   });
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-  const exited = new Promise<void>((resolve) => worker?.once("exit", () => resolve()));
-  const fallBack = () => {
-    if (!worker) return;
-    worker = undefined;
-    if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-  };
-  worker.on("error", fallBack);
-  worker.once("exit", fallBack);
+  // A thread that fails ends; its exit hands the checkpoints back to this connection.
+  worker.on("error", () => undefined);
+  const exited = new Promise<void>((resolve) =>
+    worker.once("exit", () => {
+      if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      resolve();
+    }),
+  );
   // The thread does not keep the process alive; it ends with it.
   worker.unref();
   return {
     committed() {
-      Atomics.add(signal, 0, 1);
-      Atomics.notify(signal, 0);
+      Atomics.add(signal, COMMITS, 1);
+      Atomics.notify(signal, COMMITS);
     },
     async stop() {
-      Atomics.store(signal, 1, 1);
-      Atomics.notify(signal, 0);
-      Atomics.notify(signal, 1);
+      Atomics.store(signal, STOP, 1);
+      Atomics.notify(signal, COMMITS);
+      Atomics.notify(signal, STOP);
       // Unreferenced, the thread would not keep the process alive until it has closed its connection.
-      worker?.ref();
+      worker.ref();
       await exited;
     },
   };
