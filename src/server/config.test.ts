@@ -122,3 +122,20 @@ describe("api_addr", () => {
     }
   });
 });
+
+describe("cache_size and disable_cache", () => {
+  it("defaults to Vault's 131072 entries; disable_cache or 0 turns the cache off", () => {
+    expect(parseConfig({}).cacheSize).toBe(131_072);
+    expect(parseConfig({ cache_size: 1000 }).cacheSize).toBe(1000);
+    expect(parseConfig({ cache_size: 0 }).cacheSize).toBe(0);
+    expect(parseConfig({ cache_size: 1000, disable_cache: true }).cacheSize).toBe(0);
+    expect(parseConfig({ disable_cache: false }).cacheSize).toBe(131_072);
+  });
+
+  it("refuses what is not a whole number or a boolean, naming the key", () => {
+    for (const bad of [-1, 1.5, "100"]) {
+      expect(() => parseConfig({ cache_size: bad }, "c.yaml")).toThrow(new ConfigError("c.yaml: cache_size must be a whole number of entries, 0 for no cache"));
+    }
+    expect(() => parseConfig({ disable_cache: "yes" }, "c.yaml")).toThrow(new ConfigError("c.yaml: disable_cache must be true or false"));
+  });
+});

@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { DEFAULT_MAX_JSON_DEPTH } from "../core/json-depth.js";
 import { parseDuration } from "../core/tokens/duration.js";
 import { SCHEMA_NAME } from "../storage/postgres.js";
+import { DEFAULT_CACHE_ENTRIES } from "../storage/read-cache.js";
 
 /** The `listener:` section; the limits are named after Vault's tcp listener options. */
 export interface ListenerConfig {
@@ -39,6 +40,12 @@ export interface ServerConfig {
    * default the address it listens on.
    */
   apiAddr?: string;
+  /**
+   * Vault's `cache_size`: stored values (still encrypted) the SQLite store keeps
+   * in memory after a read; 0, or `disable_cache: true`, keeps none. PostgreSQL
+   * keeps none, as other replicas write the same rows.
+   */
+  cacheSize: number;
 }
 
 /** `storage.postgres`: the shared store of a highly available deployment. The URL is a secret: never logged. */
@@ -71,6 +78,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxRequestSize: 1024 * 1024,
   leaseTickSeconds: 1,
   maxInflightRequests: 2048,
+  cacheSize: DEFAULT_CACHE_ENTRIES,
 };
 
 export function loadConfigFile(path: string): ServerConfig {
@@ -107,7 +115,7 @@ function only(obj: Record<string, unknown>, allowed: string[], where: string, fi
 
 export function parseConfig(doc: unknown, file = "config"): ServerConfig {
   if (!isObject(doc)) throw new ConfigError(`${file}: the top level must be a mapping`);
-  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick", "max_inflight_requests", "api_addr"], "", file);
+  only(doc, ["listener", "storage", "seal", "log_level", "max_request_size", "lease_tick", "max_inflight_requests", "api_addr", "cache_size", "disable_cache"], "", file);
   const cfg: ServerConfig = structuredClone(DEFAULT_CONFIG);
 
   if (doc.listener !== undefined) cfg.listener = parseListener(doc.listener, cfg.listener, file);
@@ -171,6 +179,17 @@ export function parseConfig(doc: unknown, file = "config"): ServerConfig {
     cfg.maxInflightRequests = n;
   }
   if (doc.api_addr !== undefined) cfg.apiAddr = parseApiAddr(doc.api_addr, `${file}: api_addr`);
+  if (doc.cache_size !== undefined) {
+    const n = doc.cache_size;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+      throw new ConfigError(`${file}: cache_size must be a whole number of entries, 0 for no cache`);
+    }
+    cfg.cacheSize = n;
+  }
+  if (doc.disable_cache !== undefined) {
+    if (typeof doc.disable_cache !== "boolean") throw new ConfigError(`${file}: disable_cache must be true or false`);
+    if (doc.disable_cache) cfg.cacheSize = 0;
+  }
   return cfg;
 }
 

@@ -7,10 +7,10 @@ import { runPhysicalStoreConformance } from "./conformance.js";
 import { createSqliteStore } from "./sqlite.js";
 
 /** A fresh store at `relativePath` in a temp dir; `cleanup` closes it and removes the dir. */
-async function tempStore(relativePath = "latchkey.db") {
+async function tempStore(relativePath = "latchkey.db", cacheEntries?: number) {
   const dir = await mkdtemp(join(tmpdir(), "latchkey-sqlite-"));
   const path = join(dir, relativePath);
-  const store = createSqliteStore(path);
+  const store = createSqliteStore(path, cacheEntries === undefined ? {} : { cache: { entries: cacheEntries, bytes: 1 << 20 } });
   const cleanup = async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -19,6 +19,14 @@ async function tempStore(relativePath = "latchkey.db") {
 }
 
 runPhysicalStoreConformance("sqlite", () => tempStore());
+runPhysicalStoreConformance("sqlite without a read cache", () => tempStore("latchkey.db", 0));
+
+/** Writes a row behind the store's back, through a connection of its own: what only a read of the file can see. */
+function writeBehind(path: string, key: string, value: Uint8Array) {
+  const db = new Database(path);
+  db.prepare("UPDATE kv SET value = ? WHERE key = ?").run(value, key);
+  db.close();
+}
 
 describe("sqlite store", () => {
   it("creates parent directories and keeps the database and its WAL private (0600)", async () => {
@@ -87,6 +95,50 @@ describe("sqlite store", () => {
     started = performance.now();
     for (let i = 0; i < 20; i++) expect(await store.list("big/")).toEqual(["a", "deep/", "z"]);
     expect(performance.now() - started).toBeLessThan(scanTime);
+    await cleanup();
+  });
+
+  it("answers a key read before from memory, until its own commit replaces or deletes it", async () => {
+    const { path, store, cleanup } = await tempStore();
+    await store.put("k", new Uint8Array([1]));
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
+    writeBehind(path, "k", new Uint8Array([9]));
+    // The cached value: this store never read the row again.
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
+    // Each caller gets a copy: changing one changes nothing for the next.
+    (await store.get("k"))!.fill(5);
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
+    await store.transaction(async (tx) => tx.put("k", new Uint8Array([2])));
+    expect(await store.get("k")).toEqual(new Uint8Array([2]));
+    await store.delete("k");
+    expect(await store.get("k")).toBeUndefined();
+    await cleanup();
+  });
+
+  it("reads the file every time with cache_size 0", async () => {
+    const { path, store, cleanup } = await tempStore("latchkey.db", 0);
+    await store.put("k", new Uint8Array([1]));
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
+    writeBehind(path, "k", new Uint8Array([9]));
+    expect(await store.get("k")).toEqual(new Uint8Array([9]));
+    await cleanup();
+  });
+
+  it("keeps answering the committed value when a commit fails", async () => {
+    const { path, store, cleanup } = await tempStore();
+    await store.put("k", new Uint8Array([1]));
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
+    const db = new Database(path);
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    db.close();
+    // One batch: the write of k and the refused one fail together.
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.put("k", new Uint8Array([2]));
+        await tx.put("refused", new Uint8Array([3]));
+      }),
+    ).rejects.toMatchObject({ status: 503 });
+    expect(await store.get("k")).toEqual(new Uint8Array([1]));
     await cleanup();
   });
 

@@ -4,6 +4,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { LatchkeyError, upstreamError } from "../core/errors.js";
 import { compareKeys, prefixSuccessor } from "./keys.js";
+import { createReadCache, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, type ReadCacheLimits } from "./read-cache.js";
 import { createTxLock } from "./tx-lock.js";
 import type { PhysicalReader, PhysicalStore, PhysicalTx } from "./types.js";
 
@@ -39,8 +40,10 @@ const readFromFailed = () =>
  * so `list` and `scan` are index range reads whose cost follows the result,
  * not the size of the table.
  */
-export function createSqliteStore(path: string): PhysicalStore {
+export function createSqliteStore(path: string, opts: { cache?: ReadCacheLimits } = {}): PhysicalStore {
   const db = openDatabase(path);
+  // This process is the file's only writer, so every commit passes `flush` and the cache cannot go stale.
+  const cache = createReadCache(opts.cache ?? { entries: DEFAULT_CACHE_ENTRIES, bytes: DEFAULT_CACHE_BYTES });
   const checkpointer = path === ":memory:" ? undefined : startCheckpointer(db, path);
   const getStmt = db.prepare<[string], Buffer>("SELECT value FROM kv WHERE key = ?").pluck();
   const putStmt = db.prepare<[string, Uint8Array]>(
@@ -54,9 +57,15 @@ export function createSqliteStore(path: string): PhysicalStore {
 
   const range: KeyRange = (lower, upper) =>
     upper === undefined ? unboundedStmt.iterate(lower) : boundedStmt.iterate(lower, upper);
-  const read = (key: string) => {
+  // Every caller gets its own copy: none can change what the cache or another caller holds.
+  const read = (key: string): Uint8Array | undefined => {
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached.slice();
     const value = getStmt.get(key);
-    return value === undefined ? undefined : new Uint8Array(value);
+    if (value === undefined) return undefined;
+    const stored = new Uint8Array(value);
+    cache.read(key, stored);
+    return stored.slice();
   };
   const applyWrites = db.transaction((sets: PendingWrites[]) => {
     for (const writes of sets) {
@@ -81,6 +90,7 @@ export function createSqliteStore(path: string): PhysicalStore {
       // BEGIN IMMEDIATE takes the write lock up front instead of failing on upgrade.
       guard(() => applyWrites.immediate(batch.sets));
       batch.state = "committed";
+      for (const writes of batch.sets) for (const [key, value] of writes) cache.wrote(key, value);
       checkpointer?.committed();
     } catch (err) {
       batch.state = "failed";

@@ -1,0 +1,82 @@
+/**
+ * Vault's physical cache: the most recently read stored values (still
+ * encrypted: the cache sits below the barrier), so that a hot key costs a
+ * map lookup instead of a database read. Bounded by entries and by bytes,
+ * least recently used first out. Only a store that sees every write may keep
+ * one: it must call `wrote` after each commit and never before.
+ */
+export interface ReadCache {
+  get(key: string): Uint8Array | undefined;
+  /** A value just read from the database. */
+  read(key: string, value: Uint8Array): void;
+  /** A committed write: the new value, or null for a delete. */
+  wrote(key: string, value: Uint8Array | null): void;
+  readonly size: number;
+  readonly bytes: number;
+}
+
+export interface ReadCacheLimits {
+  /** Vault's `cache_size`: entries kept; 0 keeps none. */
+  entries: number;
+  /** Value bytes kept, whatever the count. */
+  bytes: number;
+}
+
+/** Vault's default `cache_size`. */
+export const DEFAULT_CACHE_ENTRIES = 131_072;
+/** 64 MiB of stored values at most. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+export function createReadCache(limits: ReadCacheLimits): ReadCache {
+  // Insertion order is age. A hit only marks its entry; eviction gives a marked
+  // entry a second chance at the young end (the CLOCK approximation of LRU), so
+  // a hit costs one lookup and no reordering.
+  const entries = new Map<string, { value: Uint8Array; used: boolean }>();
+  let bytes = 0;
+
+  function remove(key: string) {
+    const old = entries.get(key);
+    if (old === undefined) return;
+    entries.delete(key);
+    bytes -= old.value.byteLength;
+  }
+
+  function insert(key: string, value: Uint8Array) {
+    if (limits.entries <= 0 || value.byteLength > limits.bytes) return;
+    remove(key);
+    entries.set(key, { value, used: false });
+    bytes += value.byteLength;
+    for (const [oldest, entry] of entries) {
+      if (entries.size <= limits.entries && bytes <= limits.bytes) break;
+      entries.delete(oldest);
+      if (entry.used && oldest !== key) {
+        entry.used = false;
+        entries.set(oldest, entry);
+      } else {
+        bytes -= entry.value.byteLength;
+      }
+    }
+  }
+
+  return {
+    get(key) {
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      entry.used = true;
+      return entry.value;
+    },
+    read: insert,
+    wrote(key, value) {
+      // Only keys already read are kept fresh: a write alone (a lease, an audit counter) is not worth a slot.
+      if (!entries.has(key)) return;
+      if (value) insert(key, value);
+      else remove(key);
+    },
+    get size() {
+      return entries.size;
+    },
+    get bytes() {
+      return bytes;
+    },
+  };
+}
