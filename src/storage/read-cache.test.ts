@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createReadCache } from "./read-cache.js";
+import { createReadCache, ENTRY_OVERHEAD } from "./read-cache.js";
 
 const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 
@@ -36,14 +36,15 @@ describe("read cache", () => {
     expect(cache.get("c")).toBeDefined();
   });
 
-  it("keeps at most its bytes, and never a value larger than all of them", () => {
-    const cache = createReadCache({ entries: 100, bytes: 100 });
+  it("keeps at most its bytes, counting keys and each entry's overhead, and never a value larger than all of them", () => {
+    const entry = 30 + 2 + ENTRY_OVERHEAD; // a 30-byte value under a two-character key
+    const cache = createReadCache({ entries: 100, bytes: 3 * entry + 10 });
     for (let i = 0; i < 5; i++) cache.read(`k${i}`, bytes(30));
-    expect(cache.bytes).toBeLessThanOrEqual(100);
     expect(cache.size).toBe(3);
-    cache.read("huge", bytes(101));
+    expect(cache.bytes).toBe(3 * entry);
+    cache.read("huge", bytes(3 * entry));
     expect(cache.get("huge")).toBeUndefined();
-    expect(cache.bytes).toBe(90);
+    expect(cache.bytes).toBe(3 * entry);
   });
 
   it("takes a committed write or delete of a key it holds, and ignores writes of others", () => {
@@ -51,7 +52,7 @@ describe("read cache", () => {
     cache.read("k", bytes(4, 1));
     cache.wrote("k", bytes(8, 2));
     expect(cache.get("k")).toEqual(bytes(8, 2));
-    expect(cache.bytes).toBe(8);
+    expect(cache.bytes).toBe(8 + 1 + ENTRY_OVERHEAD);
     cache.wrote("other", bytes(4));
     expect(cache.get("other")).toBeUndefined();
     cache.wrote("k", null);

@@ -1,7 +1,7 @@
 /**
  * Vault's physical cache: the most recently read stored values (still
  * encrypted: the cache sits below the barrier), so that a hot key costs a
- * map lookup instead of a database read. Bounded by entries and by bytes,
+ * map lookup instead of a database read. Bounded by entries and by memory,
  * least recently used first out. Only a store that sees every write may keep
  * one: it must call `wrote` after each commit and never before.
  */
@@ -18,34 +18,39 @@ export interface ReadCache {
 export interface ReadCacheLimits {
   /** Vault's `cache_size`: entries kept; 0 keeps none. */
   entries: number;
-  /** Value bytes kept, whatever the count. */
+  /** Memory kept, whatever the count: each entry's value and key bytes plus ENTRY_OVERHEAD. */
   bytes: number;
 }
 
 /** Vault's default `cache_size`. */
 export const DEFAULT_CACHE_ENTRIES = 131_072;
-/** 64 MiB of stored values at most. */
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** 32 MiB at most, as counted by `cost`. */
+export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/** What an entry holds beyond its value and key: the typed array, its backing store, the map slot (measured on Node 20). */
+export const ENTRY_OVERHEAD = 300;
+
+const cost = (key: string, value: Uint8Array) => value.byteLength + key.length + ENTRY_OVERHEAD;
 
 export function createReadCache(limits: ReadCacheLimits): ReadCache {
   // Insertion order is age. A hit only marks its entry; eviction gives a marked
   // entry a second chance at the young end (the CLOCK approximation of LRU), so
   // a hit costs one lookup and no reordering.
-  const entries = new Map<string, { value: Uint8Array; used: boolean }>();
+  const entries = new Map<string, { value: Uint8Array; cost: number; used: boolean }>();
   let bytes = 0;
 
   function remove(key: string) {
     const old = entries.get(key);
     if (old === undefined) return;
     entries.delete(key);
-    bytes -= old.value.byteLength;
+    bytes -= old.cost;
   }
 
   function insert(key: string, value: Uint8Array) {
-    if (limits.entries <= 0 || value.byteLength > limits.bytes) return;
+    const size = cost(key, value);
+    if (limits.entries <= 0 || size > limits.bytes) return;
     remove(key);
-    entries.set(key, { value, used: false });
-    bytes += value.byteLength;
+    entries.set(key, { value, cost: size, used: false });
+    bytes += size;
     for (const [oldest, entry] of entries) {
       if (entries.size <= limits.entries && bytes <= limits.bytes) break;
       entries.delete(oldest);
@@ -53,7 +58,7 @@ export function createReadCache(limits: ReadCacheLimits): ReadCache {
         entry.used = false;
         entries.set(oldest, entry);
       } else {
-        bytes -= entry.value.byteLength;
+        bytes -= entry.cost;
       }
     }
   }
