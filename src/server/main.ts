@@ -14,7 +14,6 @@ import { createMemoryStore } from "../storage/memory.js";
 import { PgInvalidationBus } from "../storage/pg-invalidation.js";
 import { PgLeadership } from "../storage/pg-lock.js";
 import { createPostgresStore } from "../storage/postgres.js";
-import { DEFAULT_CACHE_BYTES } from "../storage/read-cache.js";
 import { createSqliteStore } from "../storage/sqlite.js";
 import type { PhysicalStore } from "../storage/types.js";
 import { buildApp } from "./app.js";
@@ -56,7 +55,7 @@ function openStore(cfg: ServerConfig): PhysicalStore {
     return createPostgresStore({ url: storage.url, poolSize: storage.poolSize, schema: storage.schema });
   }
   return storage.type === "sqlite"
-    ? createSqliteStore(storage.path, { cache: { entries: cfg.cacheSize, bytes: DEFAULT_CACHE_BYTES } })
+    ? createSqliteStore(storage.path, { cache: { entries: cfg.cacheSize } })
     : createMemoryStore();
 }
 

@@ -16,10 +16,10 @@ export interface ReadCache {
 }
 
 export interface ReadCacheLimits {
-  /** Vault's `cache_size`: entries kept; 0 keeps none. */
-  entries: number;
-  /** Memory kept, whatever the count: each entry's value and key bytes plus ENTRY_OVERHEAD. */
-  bytes: number;
+  /** Vault's `cache_size`: entries kept; 0 keeps none. DEFAULT_CACHE_ENTRIES when absent. */
+  entries?: number;
+  /** Memory kept, whatever the count: each entry's value and key bytes plus ENTRY_OVERHEAD. DEFAULT_CACHE_BYTES when absent. */
+  bytes?: number;
 }
 
 /** Vault's default `cache_size`. */
@@ -31,7 +31,9 @@ export const ENTRY_OVERHEAD = 300;
 
 const cost = (key: string, value: Uint8Array) => value.byteLength + key.length + ENTRY_OVERHEAD;
 
-export function createReadCache(limits: ReadCacheLimits): ReadCache {
+export function createReadCache(limits: ReadCacheLimits = {}): ReadCache {
+  const maxEntries = limits.entries ?? DEFAULT_CACHE_ENTRIES;
+  const maxBytes = limits.bytes ?? DEFAULT_CACHE_BYTES;
   // Insertion order is age. A hit only marks its entry; eviction gives a marked
   // entry a second chance at the young end (the CLOCK approximation of LRU), so
   // a hit costs one lookup and no reordering.
@@ -47,12 +49,12 @@ export function createReadCache(limits: ReadCacheLimits): ReadCache {
 
   function insert(key: string, value: Uint8Array) {
     const size = cost(key, value);
-    if (limits.entries <= 0 || size > limits.bytes) return;
+    if (maxEntries <= 0 || size > maxBytes) return;
     remove(key);
     entries.set(key, { value, cost: size, used: false });
     bytes += size;
     for (const [oldest, entry] of entries) {
-      if (entries.size <= limits.entries && bytes <= limits.bytes) break;
+      if (entries.size <= maxEntries && bytes <= maxBytes) break;
       entries.delete(oldest);
       if (entry.used && oldest !== key) {
         entry.used = false;

@@ -4,7 +4,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { LatchkeyError, upstreamError } from "../core/errors.js";
 import { compareKeys, prefixSuccessor } from "./keys.js";
-import { createReadCache, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, type ReadCacheLimits } from "./read-cache.js";
+import { createReadCache, type ReadCacheLimits } from "./read-cache.js";
 import { createTxLock } from "./tx-lock.js";
 import type { PhysicalReader, PhysicalStore, PhysicalTx } from "./types.js";
 
@@ -43,7 +43,7 @@ const readFromFailed = () =>
 export function createSqliteStore(path: string, opts: { cache?: ReadCacheLimits } = {}): PhysicalStore {
   const db = openDatabase(path);
   // This process is the file's only writer, so every commit passes `flush` and the cache cannot go stale.
-  const cache = createReadCache(opts.cache ?? { entries: DEFAULT_CACHE_ENTRIES, bytes: DEFAULT_CACHE_BYTES });
+  const cache = createReadCache(opts.cache);
   const checkpointer = path === ":memory:" ? undefined : startCheckpointer(db, path);
   const getStmt = db.prepare<[string], Buffer>("SELECT value FROM kv WHERE key = ?").pluck();
   const putStmt = db.prepare<[string, Uint8Array]>(
