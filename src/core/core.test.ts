@@ -47,3 +47,43 @@ describe("tokens issued for an auth method's login", () => {
     await core.close();
   });
 });
+
+describe("the request a backend handles", () => {
+  it("reads the API request's signal only when the backend does", async () => {
+    const seen: (AbortSignal | undefined)[] = [];
+    const factory: BackendFactory = (): Backend => ({
+      paths: [
+        { pattern: "quiet", unauthenticated: true, ops: { update: async () => ({ data: {} }) } },
+        { pattern: "calls-out", unauthenticated: true, ops: { update: async (req) => (seen.push(req.signal), { data: {} }) } },
+      ],
+    });
+    const core = createCore({
+      physical: createMemoryStore(),
+      seal: { type: "shamir" },
+      storageType: "memory",
+      logger: recordingLogger(),
+      backends: { mounts: {}, auth: { probe: factory } },
+    });
+    await core.initialize({ secretShares: 1, secretThreshold: 1 });
+    await core.services.mounts.enable("auth", "probe", { type: "probe" });
+    const controller = new AbortController();
+    let reads = 0;
+    const request = (path: string) => ({
+      method: "POST",
+      path,
+      query: {},
+      body: {},
+      remoteAddress: "127.0.0.1",
+      get signal() {
+        reads++;
+        return controller.signal;
+      },
+    });
+    expect((await core.handle(request("auth/probe/quiet"))).status).toBe(200);
+    expect(reads).toBe(0);
+    expect((await core.handle(request("auth/probe/calls-out"))).status).toBe(200);
+    expect(reads).toBe(1);
+    expect(seen).toEqual([controller.signal]);
+    await core.close();
+  });
+});

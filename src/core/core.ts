@@ -68,7 +68,49 @@ export interface ApiResponse {
   raw?: { contentType: string; body: string | Buffer };
 }
 
-/** Where the one-time tidy of auth leases without a token records that it ran. */
+/**
+ * The request a backend handles. `signal` is the API request's, read only by
+ * backends that call out (the server layer makes it on first use), through a
+ * getter on this class: a getter in an object literal gives each object a
+ * hidden class of its own in V8's old generation, which kept every request's
+ * objects alive through young-generation collections.
+ */
+class BackendRequest implements LogicalRequest {
+  operation: Operation;
+  readonly path: string;
+  readonly params: Record<string, string>;
+  data: Record<string, unknown>;
+  readonly auth: TokenEntry | undefined;
+  sudo?: boolean;
+  readonly wrapTtl: number | undefined;
+  readonly clientToken: string | undefined;
+  readonly mountPath: string;
+  readonly connection: { remoteAddress: string };
+  readonly storage: StorageView;
+  readonly requestId: string;
+
+  constructor(
+    private readonly api: ApiRequest,
+    fields: Omit<LogicalRequest, "signal" | "sudo">,
+  ) {
+    this.operation = fields.operation;
+    this.path = fields.path;
+    this.params = fields.params;
+    this.data = fields.data;
+    this.auth = fields.auth;
+    this.wrapTtl = fields.wrapTtl;
+    this.clientToken = fields.clientToken;
+    this.mountPath = fields.mountPath;
+    this.connection = fields.connection;
+    this.storage = fields.storage;
+    this.requestId = fields.requestId;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.api.signal;
+  }
+}
+
 /** Where the lease manager keeps leases and their expiry index, under the barrier. */
 const LEASE_PREFIX = "sys/expire/";
 
@@ -469,7 +511,7 @@ export function createCore(opts: CoreOptions) {
     const { def, mount } = match;
     const storage = mount.entry.uuid === "system" ? undefined : unsealedState?.mounts.storageFor(mount.entry);
     const { auth } = trail;
-    const logical: LogicalRequest = {
+    const logical = new BackendRequest(req, {
       operation: trail.operation ?? "read",
       path: match.path,
       params: match.params,
@@ -480,12 +522,8 @@ export function createCore(opts: CoreOptions) {
       connection: { remoteAddress: req.remoteAddress },
       storage: storage ?? sysStorage,
       requestId,
-      // Read only by backends that call out; the server layer makes it on first use.
-      get signal() {
-        return req.signal;
-      },
       wrapTtl,
-    };
+    });
     // Vault's ExistenceCheck: a write to something that does not exist is `create`.
     if (logical.operation === "update" && def.exists) {
       logical.operation = (await def.exists(logical)) ? "update" : "create";

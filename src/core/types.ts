@@ -110,6 +110,15 @@ export interface AuthResponse {
   alias?: { name: string; metadata: Record<string, string> };
 }
 
+/**
+ * Where a call that leaves the process reads its abort signal: a request whose
+ * `signal` is made when first read (the server's client-gone signal), so that
+ * work that never calls out never makes one.
+ */
+export interface SignalSource {
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface LogicalRequest {
   operation: Operation;
   /** Relative to the mount. */

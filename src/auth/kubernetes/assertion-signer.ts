@@ -26,7 +26,7 @@ export interface SignedLoginRequest {
 export async function signVerifiedLogin(req: SignedLoginRequest, opts: VerifyOptions): Promise<string> {
   const identity = await verifyWithCluster(req.jwt, req.claims, req.cluster, opts);
   if (req.namespaceLabels) {
-    const labels = await req.cluster.connection.namespaces.labels(identity.namespace, opts.signal, req.jwt);
+    const labels = await req.cluster.connection.namespaces.labels(identity.namespace, opts.caller.signal, req.jwt);
     if (labels) identity.namespaceLabels = labels;
   }
   const { config, name } = req.cluster;

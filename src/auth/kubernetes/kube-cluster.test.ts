@@ -281,16 +281,16 @@ describe("kube connector: JWKS", () => {
       "/.well-known/openid-configuration": { issuer: "https://kubernetes.default.svc", jwks_uri: `${HOST}/openid/v1/jwks` },
       "/openid/v1/jwks": jwks,
     };
-    expect(await connection.jwks.keySet({ refresh: false })).toEqual(jwks);
-    expect(await connection.jwks.keySet({ refresh: false })).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, {})).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, {})).toEqual(jwks);
     t = 10_000;
-    await connection.jwks.keySet({ refresh: true });
+    await connection.jwks.keySet(true, {});
     expect(kube.state.bearers).toEqual([REVIEWER_JWT, REVIEWER_JWT]);
     t = 40_000;
-    await connection.jwks.keySet({ refresh: true });
+    await connection.jwks.keySet(true, {});
     expect(kube.state.bearers).toHaveLength(4);
     t = 40_000 + 5 * 60_000;
-    await connection.jwks.keySet({ refresh: false });
+    await connection.jwks.keySet(false, {});
     expect(kube.state.bearers).toHaveLength(6);
   });
 
@@ -298,24 +298,23 @@ describe("kube connector: JWKS", () => {
     const { kube, connection } = connect({ tokenReviewerJwt: REVIEWER_JWT, jwksUrl: `${HOST}/openid/v1/jwks` });
     kube.state.gets = { "/openid/v1/jwks": jwks };
     let reads = 0;
-    const request = {
-      refresh: false,
+    const caller = {
       get signal() {
         reads++;
         return undefined;
       },
     };
-    expect(await connection.jwks.keySet(request)).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, caller)).toEqual(jwks);
     expect(reads).toBe(1);
-    expect(await connection.jwks.keySet(request)).toEqual(jwks);
-    expect(await connection.jwks.keySet(request)).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, caller)).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, caller)).toEqual(jwks);
     expect(reads).toBe(1);
   });
 
   it("fetches a jwks_url off the API server directly", async () => {
     const { kube, fetched, connection } = connect({ jwksUrl: "https://oidc.example/keys" });
     kube.state.gets = { "https://oidc.example/keys": jwks };
-    expect(await connection.jwks.keySet({ refresh: false })).toEqual(jwks);
+    expect(await connection.jwks.keySet(false, {})).toEqual(jwks);
     expect(fetched).toEqual(["https://oidc.example/keys"]);
     expect(kube.state.bearers).toHaveLength(0);
   });
@@ -323,12 +322,12 @@ describe("kube connector: JWKS", () => {
   it("answers 502 for a discovery document without jwks_uri, or a key set that is not one", async () => {
     const { kube, connection } = connect({});
     kube.state.gets = { "/.well-known/openid-configuration": {} };
-    await expect(connection.jwks.keySet({ refresh: false })).rejects.toMatchObject({
+    await expect(connection.jwks.keySet(false, {})).rejects.toMatchObject({
       status: 502,
       message: "kubernetes OIDC discovery failed: the discovery document has no jwks_uri",
     });
     kube.state.gets = { "/.well-known/openid-configuration": { jwks_uri: `${HOST}/keys` }, "/keys": { keys: "no" } };
-    await expect(connection.jwks.keySet({ refresh: false })).rejects.toMatchObject({
+    await expect(connection.jwks.keySet(false, {})).rejects.toMatchObject({
       status: 502,
       message: `kubernetes JWKS fetch failed: ${HOST}/keys is not a JSON Web Key Set`,
     });

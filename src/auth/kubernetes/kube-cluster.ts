@@ -132,11 +132,11 @@ export function createKubeConnector(opts: KubeConnectorOptions): ClusterConnecto
         },
       },
       jwks: {
-        async keySet(request) {
+        async keySet(refresh, caller) {
           const age = jwksCache ? now() - jwksCache.at : Infinity;
-          if (jwksCache && age < JWKS_MAX_AGE_MS && (!request.refresh || age < JWKS_MIN_REFRESH_MS)) return jwksCache.keys;
+          if (jwksCache && age < JWKS_MAX_AGE_MS && (!refresh || age < JWKS_MIN_REFRESH_MS)) return jwksCache.keys;
           // The signal is read only for a fetch: a login's client-gone signal is made on first use.
-          const keys = await fetchKeySet(request.signal);
+          const keys = await fetchKeySet(caller.signal);
           jwksCache = { at: now(), keys };
           return keys;
         },

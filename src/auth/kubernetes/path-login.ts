@@ -68,15 +68,7 @@ async function login(req: LogicalRequest, deps: LoginDeps): Promise<LogicalRespo
   const namespaceListed = checkBindings(role, claims);
 
   const cluster = deps.clusters.get(configName, config);
-  const opts = {
-    audiences: role.audiences,
-    now: deps.now,
-    logger: deps.logger,
-    // Read only when a call leaves the process: a JWKS login with the key set cached makes no signal at all.
-    get signal() {
-      return req.signal;
-    },
-  };
+  const opts = { audiences: role.audiences, now: deps.now, logger: deps.logger, caller: req };
   let identity: VerifiedIdentity;
   if (config.accessId !== "") {
     const record = access ?? (await getAccessId(req.storage, config.accessId));

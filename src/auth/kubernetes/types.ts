@@ -1,4 +1,5 @@
 import type { JSONWebKeySet } from "jose";
+import type { SignalSource } from "../../core/types.js";
 
 /** How a cluster config checks a service-account token. */
 export type ValidationMode = "tokenreview" | "jwks";
@@ -128,8 +129,8 @@ export interface NamespaceLookup {
 
 /** The cluster's service-account signing keys (`jwks_url` or OIDC discovery); `refresh` skips any cache. */
 export interface JwksSource {
-  /** `signal` may be a getter that makes the signal: read it only when the set is fetched. */
-  keySet(opts: { refresh: boolean; signal?: AbortSignal }): Promise<JSONWebKeySet>;
+  /** `caller.signal` may be made when read: read it only when the set is fetched. */
+  keySet(refresh: boolean, caller: SignalSource): Promise<JSONWebKeySet>;
 }
 
 /** What a login needs from one cluster config. */

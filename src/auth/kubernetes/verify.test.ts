@@ -86,7 +86,7 @@ describe("verifyWithCluster: a local check rests on the verified payload", () =>
       cache: createReviewCache(now),
     };
   };
-  const opts = () => ({ audiences: [], now: () => h.now(), logger: recordingLogger() });
+  const opts = () => ({ audiences: [], now: () => h.now(), logger: recordingLogger(), caller: {} });
 
   it("checks exp and nbf even when the caller's claims leave them out", async () => {
     const expired = await projectedToken(keys, { iat: -7200, exp: -3600 });

@@ -1,6 +1,6 @@
 import { compactVerify, createLocalJWKSet, errors as joseErrors, type JSONWebKeySet } from "jose";
 import { permissionDenied, upstreamError } from "../../core/errors.js";
-import type { Logger } from "../../core/types.js";
+import type { Logger, SignalSource } from "../../core/types.js";
 import { redact } from "../../kube/errors.js";
 import { ALLOWED_ALGORITHMS, checkTokenTimes, serviceAccountUsername } from "./claims.js";
 import { isRecord, publicKeysOf } from "../../core/input.js";
@@ -30,7 +30,11 @@ export interface VerifyOptions {
   /** Milliseconds. */
   now: () => number;
   logger: Logger;
-  signal?: AbortSignal;
+  /**
+   * The login request, whose `signal` is read only when a call leaves the
+   * process: a JWKS login with the key set cached makes no signal at all.
+   */
+  caller: SignalSource;
 }
 
 const notAuthenticated = () => permissionDenied("token not authenticated");
@@ -77,7 +81,7 @@ async function reviewWithCache(jwt: string, claims: ServiceAccountClaims, cluste
   const key = ttlMs > 0 ? reviewCacheKey(jwt, opts.audiences) : undefined;
   const cached = key === undefined ? undefined : cluster.cache.get(key);
   if (cached) return cached;
-  const review = await cluster.connection.reviewer.review(jwt, opts.audiences, opts.signal);
+  const review = await cluster.connection.reviewer.review(jwt, opts.audiences, opts.caller.signal);
   if (key !== undefined && review.authenticated) {
     const until = opts.now() + ttlMs;
     // Never reuse a review past the token's own expiry.
@@ -170,12 +174,7 @@ async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOption
     throw notAuthenticated();
   }
   for (const refresh of [false, true]) {
-    const keySet = await cluster.connection.jwks.keySet({
-      refresh,
-      get signal() {
-        return opts.signal;
-      },
-    });
+    const keySet = await cluster.connection.jwks.keySet(refresh, opts.caller);
     const outcome = await verifyWithKeySet(jwt, keySet, cluster.name, opts.logger);
     if (outcome instanceof Uint8Array) return outcome;
     if (outcome === "failed") break;
