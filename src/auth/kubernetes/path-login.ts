@@ -178,12 +178,19 @@ function authResponse(
     service_account_secret_name: who.secretName,
     service_account_uid: who.uid,
   };
+  // Built field by field: on Node 20 spreading `account` and adding to it cost microseconds a login.
   const metadata: Record<string, string> = {
     role: roleName,
-    ...account,
-    ...(who.podName !== undefined && { pod_name: who.podName, pod_uid: who.podUid ?? "" }),
-    ...(configName !== DEFAULT_CONFIG_NAME && { config_name: configName }),
+    service_account_name: account.service_account_name,
+    service_account_namespace: account.service_account_namespace,
+    service_account_secret_name: account.service_account_secret_name,
+    service_account_uid: account.service_account_uid,
   };
+  if (who.podName !== undefined) {
+    metadata["pod_name"] = who.podName;
+    metadata["pod_uid"] = who.podUid ?? "";
+  }
+  if (configName !== DEFAULT_CONFIG_NAME) metadata["config_name"] = configName;
   const mountName = mountPath.replace(/^auth\//, "").replace(/\/$/, "");
   return {
     policies: role.tokenPolicies,

@@ -293,8 +293,10 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   async function lookupBatch(token: string): Promise<TokenEntry> {
     const payload = openBatch(currentBatchKey(), token);
     if (!payload) throw permissionDenied();
-    const body = JSON.parse(new TextDecoder().decode(payload)) as Omit<TokenEntry, "key">;
-    const entry: TokenEntry = { ...body, key: keyOf(token) };
+    // The payload is the entry less its key; the key is set on the parsed object
+    // itself (a spread that adds a property is slow on Node 20).
+    const entry = JSON.parse(new TextDecoder().decode(payload)) as TokenEntry;
+    entry.key = keyOf(token);
     if (!live(entry)) throw permissionDenied();
     // Vault: a batch token with a parent dies with it.
     if (entry.parentKey !== undefined && !(await lookupByKey(entry.parentKey))) throw permissionDenied();
