@@ -3,6 +3,7 @@ import { must, START_SECONDS } from "../../core/tokens/test-harness.js";
 import type { LeaseEntry } from "../../core/types.js";
 import { createMemoryStore } from "../../storage/memory.js";
 import { createView } from "../../storage/view.js";
+import { lookupData } from "./backend.js";
 import { failure, tokenBackendHarness as setup } from "./test-harness.js";
 
 const HOUR = 3600;
@@ -360,5 +361,18 @@ describe("accessors", () => {
     const a = await create({ policies: ["web"] });
     const resp = await call("accessors", "list");
     expect(resp).toEqual({ data: { keys: [root.entry.accessor, a.auth.accessor].sort() } });
+  });
+});
+
+describe("lookupData's times", () => {
+  it("are RFC 3339 for every time, past the formatted times it keeps", async () => {
+    const { create, h } = await setup();
+    const { entry } = await create({ ttl: "1h" });
+    for (let i = 0; i < 3000; i += 1) {
+      const times = { ...entry, creationTime: START_SECONDS + i, expireTime: START_SECONDS + 7 * i + 1 };
+      const data = lookupData(times, "", h.tokens.nowSeconds());
+      expect(data.issue_time).toBe(new Date((START_SECONDS + i) * 1000).toISOString());
+      expect(data.expire_time).toBe(new Date((START_SECONDS + 7 * i + 1) * 1000).toISOString());
+    }
   });
 });
