@@ -199,7 +199,7 @@ function build(
   containers.forEach((c, index) => {
     const target = execTargets.some((t) => t.index === index);
     const mounts: VolumeMount[] = [];
-    if (request.secrets.length > 0) mounts.push({ ...secretsMount, readOnly: true });
+    if (request.secrets.length > 0) mounts.push({ name: SECRETS_VOLUME, mountPath: SECRETS_DIR, readOnly: true });
     if (target) {
       mounts.push({ name: BIN_VOLUME, mountPath: "/latchkey/bin", readOnly: true });
       if (!(c.volumeMounts ?? []).some((m) => m.mountPath === token.mount.mountPath)) mounts.push(token.mount);

@@ -47,4 +47,17 @@ describe("answerReview", () => {
     expect(patch(second.text)).toContain('"expirationSeconds":900');
     expect(patch(second.text)).toContain('{"name":"LATCHKEY_ADDR","value":"https://other:8200"}');
   });
+
+  it("answers with only the fields that apply: no warnings key without warnings", () => {
+    const plain = { ...review({}), request: { ...review({}).request, object: { metadata: { name: "app" }, spec: { containers: [] } } } };
+    expect(JSON.parse(answerReview(plain, options).text)).toEqual({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid: 'u-"1"', allowed: true },
+    });
+    const refused = JSON.parse(answerReview(review({ "latchkey.io/role": "app", "latchkey.io/mode": "x" }), options).text);
+    expect(Object.keys(refused.response)).toEqual(["uid", "allowed", "status"]);
+    const injected = JSON.parse(answerReview(review({ "latchkey.io/role": "app", "latchkey.io/inject-secret-db": "secret/data/db" }), options).text);
+    expect(Object.keys(injected.response)).toEqual(["uid", "allowed", "patchType", "patch"]);
+  });
 });

@@ -48,8 +48,13 @@ export function answerReview(body: unknown, options: InjectorOptions): ReviewAns
   if (typeof uid !== "string" || uid === "") throw new MalformedReview("request.uid is missing");
 
   const answer = (result: ReviewResult, response: Omit<ReviewAnswer["body"]["response"], "uid">): ReviewAnswer => {
-    const warnings = response.warnings?.length ? { warnings: response.warnings } : {};
-    const body: ReviewAnswer["body"] = { apiVersion, kind: "AdmissionReview", response: { uid, ...response, ...warnings } };
+    // Field by field: spreading `response` into a new object costs microseconds on Node 20.
+    const out: ReviewAnswer["body"]["response"] = { uid, allowed: response.allowed };
+    if (response.patchType !== undefined) out.patchType = response.patchType;
+    if (response.patch !== undefined) out.patch = response.patch;
+    if (response.status !== undefined) out.status = response.status;
+    if (response.warnings?.length) out.warnings = response.warnings;
+    const body: ReviewAnswer["body"] = { apiVersion, kind: "AdmissionReview", response: out };
     if (response.patch === undefined) return { result, text: JSON.stringify(body), body };
     // Base64 needs no escaping: the answer's last two characters close response and the review.
     const rest = JSON.stringify({ ...body, response: { ...body.response, patch: undefined } });
