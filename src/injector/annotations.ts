@@ -57,7 +57,12 @@ export function objectOf(value: unknown): Record<string, unknown> | undefined {
 /** The string-valued members of `value` (annotations, labels), ignoring anything else. */
 export function stringMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(objectOf(value) ?? {})) if (typeof v === "string") out[k] = v;
+  const map = objectOf(value);
+  if (map === undefined) return out;
+  for (const k of Object.keys(map)) {
+    const v = map[k];
+    if (typeof v === "string") out[k] = v;
+  }
   return out;
 }
 
@@ -77,10 +82,11 @@ export function parseAnnotations(annotations: Record<string, string>): Injection
     if (!entry) byName.set(name, (entry = { name }));
     return entry;
   };
-  for (const [key, value] of Object.entries(annotations)) {
+  for (const key of Object.keys(annotations)) {
     if (!key.startsWith(PREFIX)) continue;
+    const value = annotations[key] as string;
     const rest = key.slice(PREFIX.length);
-    const kind = PER_SECRET.find((p) => rest.startsWith(p));
+    const kind = perSecretKind(rest);
     if (kind === undefined) {
       if (!SCALAR.has(rest)) throw new InjectionRefused(`unknown annotation ${key}`);
       continue;
@@ -138,6 +144,11 @@ export function onChangeKind(value: string): "signal" | "http" | "exec" {
   if (value.startsWith("exec:")) return "exec";
   if (value.startsWith("http://") || value.startsWith("https://")) return "http";
   return "signal";
+}
+
+function perSecretKind(rest: string): (typeof PER_SECRET)[number] | undefined {
+  for (const p of PER_SECRET) if (rest.startsWith(p)) return p;
+  return undefined;
 }
 
 function isMode(value: string): value is InjectMode {
