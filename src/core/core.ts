@@ -114,6 +114,7 @@ class BackendRequest implements LogicalRequest {
 /** Where the lease manager keeps leases and their expiry index, under the barrier. */
 const LEASE_PREFIX = "sys/expire/";
 
+/** Where the one-time tidy of auth leases without a token records that it ran. */
 const ORPHAN_LEASE_TIDY_KEY = "auth-lease-tidy-v1";
 
 /** The safety-net reload of the mount tables on replicas, should an invalidation be missed. */
