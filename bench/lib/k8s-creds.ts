@@ -64,9 +64,9 @@ async function credsFixture(ctx: BenchContext): Promise<CredsFixture> {
   return { host: env.host, caPem: env.caPem ?? "", namespace, jwt, clusterRole };
 }
 
-/** The latchkey role of each mode (`kubernetes/roles/<mode>`). */
-function roleFor(mode: CredsMode, fx: CredsFixture): Record<string, unknown> {
-  const common = { allowed_kubernetes_namespaces: [fx.namespace], token_default_ttl: `${TOKEN_SECONDS}s` };
+/** The latchkey role of each mode (`kubernetes/roles/<mode>`), keeping `prepared` credentials made ahead. */
+function roleFor(mode: CredsMode, fx: CredsFixture, prepared: number): Record<string, unknown> {
+  const common = { allowed_kubernetes_namespaces: [fx.namespace], token_default_ttl: `${TOKEN_SECONDS}s`, prepared_credentials: prepared };
   if (mode === "fixed") return { ...common, service_account_name: FIXED_ACCOUNT };
   if (mode === "dynamic-role") return { ...common, kubernetes_role_type: "ClusterRole", kubernetes_role_name: fx.clusterRole };
   return { ...common, kubernetes_role_type: "Role", generated_role_rules: JSON.stringify({ rules: PODS }) };
@@ -91,17 +91,27 @@ function latencies(ms: number[]): Latencies {
 /**
  * Times each of `issuers` `SAMPLES` times, one issue at a time, after the
  * warm-up. With several, they take turns, so that each sees the same load
- * of a shared machine.
+ * of a shared machine. `gapMs` of idle time (not measured) follow every
+ * step, so that work a step leaves running in the background (making the
+ * next prepared credential) ends before the next step is timed, whichever
+ * issuer that is.
  */
-async function sequentialLatency(ctx: BenchContext, issuers: (() => Promise<void>)[]): Promise<Latencies[]> {
+async function sequentialLatency(ctx: BenchContext, issuers: (() => Promise<void>)[], gapMs = 0): Promise<Latencies[]> {
   const size = ctx.settings.quick ? "quick" : "full";
-  for (let i = 0; i < WARMUP[size]; i++) for (const issue of issuers) await issue();
+  const gap = () => (gapMs > 0 ? new Promise((resolve) => setTimeout(resolve, gapMs)) : undefined);
+  for (let i = 0; i < WARMUP[size]; i++) {
+    for (const issue of issuers) {
+      await issue();
+      await gap();
+    }
+  }
   const ms: number[][] = issuers.map(() => []);
   for (let i = 0; i < SAMPLES[size]; i++) {
     for (const [k, issue] of issuers.entries()) {
       const start = performance.now();
       await issue();
       ms[k].push(performance.now() - start);
+      await gap();
     }
   }
   return ms.map(latencies);
@@ -168,6 +178,16 @@ export function directCredsScenario(mode: CredsMode, about: string): Scenario {
 }
 
 /**
+ * How the role and the run differ from the plain scenario: credentials kept
+ * made ahead (the role's `prepared_credentials`), and idle time after each
+ * step (see sequentialLatency).
+ */
+export interface CredsVariant {
+  prepared?: number;
+  gapMs?: number;
+}
+
+/**
  * `POST kubernetes/creds/<role>` to a latchkey server (SQLite, its own process)
  * whose mount's config is the fixture's target, one after another, taking
  * turns with the direct calls of one credential and with a token lookup
@@ -178,10 +198,11 @@ export function directCredsScenario(mode: CredsMode, about: string): Scenario {
  * that takes, and that it leaves no latchkey-labelled object in the
  * namespace, go into the details).
  */
-export function credsScenario(mode: CredsMode, about: string, maxRatio: number): Scenario {
+export function credsScenario(mode: CredsMode, about: string, maxRatio: number, variant: CredsVariant = {}): Scenario {
   const baseline = `k8s-creds-${mode}-direct`;
+  const prepared = variant.prepared ?? 0;
   return {
-    name: `k8s-creds-${mode}`,
+    name: `k8s-creds-${mode}${prepared > 0 ? "-prepared" : ""}`,
     about,
     baseline,
     target: {
@@ -199,7 +220,7 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
         kubernetes_ca_cert: fx.caPem,
         service_account_jwt: fx.jwt,
       });
-      await api(address, "POST", `kubernetes/roles/${mode}`, rootToken, roleFor(mode, fx));
+      await api(address, "POST", `kubernetes/roles/${mode}`, rootToken, roleFor(mode, fx, prepared));
       const warnings: string[] = [];
       // Revoked even when the run fails half-way, before the namespace goes.
       ctx.defer(() => api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken).then(() => undefined));
@@ -212,7 +233,8 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
       };
       // A request that costs latchkey its HTTP round trip and token check but no engine work: what is left is the engine's.
       const lookupSelf = () => pooled(address, "GET", "auth/token/lookup-self", rootToken).then(() => undefined);
-      const [ours, paired, roundTrip] = await sequentialLatency(ctx, [issueThroughLatchkey, () => directIssue(client, mode, fx), lookupSelf]);
+      const gapMs = variant.gapMs ?? 0;
+      const [ours, paired, roundTrip] = await sequentialLatency(ctx, [issueThroughLatchkey, () => directIssue(client, mode, fx), lookupSelf], gapMs);
       const m = measurement(ours, ctx);
       const revokeStart = performance.now();
       await api(address, "PUT", "sys/leases/revoke-prefix/kubernetes", rootToken);
@@ -234,6 +256,8 @@ export function credsScenario(mode: CredsMode, about: string, maxRatio: number):
           paired_p99_ratio: ratio(m.p99_ms, paired.p99_ms),
           paired_lookup_self_p50_ms: roundTrip.p50_ms,
           revoke_all_s: revokeS,
+          prepared_credentials: prepared,
+          gap_ms: gapMs,
           objects_left_after_revoke: left,
           ...(warnings.length > 0 && { warnings: [...new Set(warnings)] }),
         },

@@ -8,9 +8,9 @@ import { floorLoginBatch } from "./floor-login-batch.js";
 import { floorLoginService } from "./floor-login-service.js";
 import { floorTokenRead } from "./floor-token-read.js";
 import { k8sLoginJwksServicePg1, k8sLoginJwksServicePg2, kvV2ReadPg1, kvV2ReadPg2 } from "./ha-postgres.js";
-import { k8sCredsDynamicRole, k8sCredsDynamicRoleDirect } from "./k8s-creds-dynamic-role.js";
-import { k8sCredsFixed, k8sCredsFixedDirect } from "./k8s-creds-fixed.js";
-import { k8sCredsGeneratedRules, k8sCredsGeneratedRulesDirect } from "./k8s-creds-generated-rules.js";
+import { k8sCredsDynamicRole, k8sCredsDynamicRoleDirect, k8sCredsDynamicRolePrepared } from "./k8s-creds-dynamic-role.js";
+import { k8sCredsFixed, k8sCredsFixedDirect, k8sCredsFixedPrepared } from "./k8s-creds-fixed.js";
+import { k8sCredsGeneratedRules, k8sCredsGeneratedRulesDirect, k8sCredsGeneratedRulesPrepared } from "./k8s-creds-generated-rules.js";
 import { k8sLoginJwksBatch } from "./k8s-login-jwks-batch.js";
 import { k8sLoginJwksService } from "./k8s-login-jwks-service.js";
 import { k8sLoginTokenreviewCached } from "./k8s-login-tokenreview-cached.js";
@@ -48,10 +48,13 @@ export const SCENARIOS: Scenario[] = [
   k8sLoginTokenreviewCached,
   k8sCredsFixedDirect,
   k8sCredsFixed,
+  k8sCredsFixedPrepared,
   k8sCredsDynamicRoleDirect,
   k8sCredsDynamicRole,
+  k8sCredsDynamicRolePrepared,
   k8sCredsGeneratedRulesDirect,
   k8sCredsGeneratedRules,
+  k8sCredsGeneratedRulesPrepared,
   loginStorm1000,
   tokens1m,
 ];

@@ -102,6 +102,52 @@ describe("fixed mode", () => {
   });
 });
 
+describe("prepared credentials", () => {
+  it("binds fixed-mode tokens to Secrets made ahead, revocable as any; dynamic ones get exactly their role; a stop deletes what was prepared", async () => {
+    const ns = await uniqueNamespace();
+    const prep = await secretsEngine();
+    try {
+      await prep.target("", { service_account_jwt: await identityWith(ns, "latchkey-jit", SA_REQUEST) });
+      await createServiceAccount(ns, "app");
+      await prep.ok("POST", "kube/roles/app", { service_account_name: "app", allowed_kubernetes_namespaces: [ns], token_default_ttl: "15m", prepared_credentials: 2 });
+      const reader = uniqueName("lk-prep-reader");
+      await createClusterRole(reader, [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
+      await prep.ok("POST", "kube/roles/reader", { kubernetes_role_name: reader, kubernetes_role_type: "ClusterRole", allowed_kubernetes_namespaces: [ns], prepared_credentials: 1 });
+      const inNs = async (kind: string) => (await objectsLabelled(MANAGED_BY_LATCHKEY)).filter((o) => o.startsWith(`${kind}/${ns}/`));
+
+      const first = await prep.ok("POST", "kube/creds/app", {});
+      await eventually("two Secrets prepared besides the lease's", async () => (await inNs("secrets")).length === 3, 5_000);
+      const ahead = new Set(await inNs("secrets"));
+      const creds = await prep.ok("POST", "kube/creds/app", {});
+      const token = creds.data.service_account_token as string;
+      expect(await authenticated(token)).toBe(true);
+      await eventually("the pool refilled", async () => (await inNs("secrets")).length === 4, 5_000);
+      const beforeRevoke = await inNs("secrets");
+      await prep.revoke(creds.lease_id);
+      const afterRevoke = await inNs("secrets");
+      const vanished = beforeRevoke.filter((o) => !afterRevoke.includes(o));
+      // The second lease's Secret, deleted by its revocation, is one that existed before it was asked for.
+      expect(vanished).toHaveLength(1);
+      expect(ahead.has(vanished[0])).toBe(true);
+      await eventually("the revoked token is refused by TokenReview", async () => !(await authenticated(token)));
+      expect(await authenticated(first.data.service_account_token)).toBe(true);
+
+      const dynFirst = await prep.ok("POST", "kube/creds/reader", {});
+      await eventually("a ServiceAccount prepared", async () => (await inNs("serviceaccounts")).length === 2, 5_000);
+      const dyn = await prep.ok("POST", "kube/creds/reader", {});
+      const dynToken = dyn.data.service_account_token as string;
+      await eventually("list pods is allowed", () => canI(dynToken, { verb: "list", resource: "pods", namespace: ns }), 5_000);
+      expect(await canI(dynToken, { verb: "get", resource: "pods", namespace: ns })).toBe(false);
+      expect(await canI(dynToken, { verb: "list", resource: "pods" })).toBe(false);
+
+      for (const res of [first, dynFirst, dyn]) await prep.revoke(res.lease_id);
+    } finally {
+      await prep.close();
+    }
+    expect(await objectsLabelled(MANAGED_BY_LATCHKEY).then((all) => all.filter((o) => o.includes(`/${ns}/`)))).toEqual([]);
+  });
+});
+
 describe("dynamic mode", () => {
   const may = (token: string, verb: string, resource: string, namespace?: string) => canI(token, { verb, resource, namespace });
 

@@ -2,9 +2,10 @@ import type { Registry } from "prom-client";
 import type { Backend, BackendContext, BackendFactory } from "../../core/types.js";
 import { createTargetClients, gatewayFiles, type GatewayFiles, type ReadFile } from "./clusters.js";
 import { reconcileIntents, revokeLease } from "./cleanup.js";
-import { BOOT_ID, createLiveness, HEARTBEAT_MS, STALE_MS } from "./liveness.js";
+import { BOOT_ID, createLiveness, HEARTBEAT_MS, issuing, STALE_MS } from "./liveness.js";
 import { certificatePaths } from "./path-certificates.js";
-import { credsPath } from "./path-creds.js";
+import { credsPath, deleteRecorded } from "./path-creds.js";
+import { createPreparedPool } from "./prepared.js";
 import { csrPaths } from "./path-csr.js";
 import { rolePaths } from "./path-roles.js";
 import { rotatePaths } from "./path-rotate.js";
@@ -13,6 +14,10 @@ import { getIntent, mountId } from "./store.js";
 import type { TargetClients } from "./types.js";
 
 const RECONCILE_INTERVAL_MS = 5 * 60_000;
+/** How often prepared credentials past their age are looked for. */
+const PREPARED_SWEEP_MS = 10_000;
+/** A stop waits this long for prepared credentials to be deleted; the next start's reconcile deletes what is left. */
+const PREPARED_STOP_MS = 5_000;
 /** Backoff of the reconciles that chase the objects of abandoned issues: 1 s, doubling, at most a minute. */
 const ABANDONED_RETRY_MS = { first: 1000, max: 60_000 };
 
@@ -89,6 +94,18 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
     }, chaseDelay);
     chase.unref();
   };
+  const prepared = createPreparedPool({
+    logger: ctx.logger,
+    now,
+    discard: async (p) => {
+      try {
+        await deleteRecorded(p.api, ctx.storage, p, { logger: ctx.logger, abandoned: chaseAbandoned });
+      } finally {
+        issuing.delete(p.ref);
+      }
+    },
+  });
+  let sweep: NodeJS.Timeout | undefined;
   // Expiration events: warned about and measured at start and on every reconcile.
   const checkCertificates = () => certificates.check(ctx.storage).catch(() => []);
 
@@ -109,6 +126,8 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
         limits: ctx.config,
         now,
         abandoned: chaseAbandoned,
+        prepared,
+        storage: ctx.storage,
       }),
     ],
     revoke: (lease, storage) => revokeLease(lease, storage, deps),
@@ -128,6 +147,8 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       // Deleting orphans is once-only work: with several replicas, the leader does it.
       if (leading()) void reconcile();
       void checkCertificates();
+      sweep = setInterval(() => prepared.sweep(), PREPARED_SWEEP_MS);
+      sweep.unref();
       const interval = opts.reconcileIntervalMs ?? RECONCILE_INTERVAL_MS;
       if (interval > 0) {
         timer = setInterval(() => {
@@ -138,6 +159,11 @@ export function createKubernetesSecretsBackend(ctx: BackendContext, opts: Kubern
       }
     },
     async stop() {
+      // First, so that what could not be deleted is not chased after the stop: the next start reconciles it.
+      clearInterval(sweep);
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([prepared.close(), new Promise((resolve) => (waited = setTimeout(resolve, PREPARED_STOP_MS)))]);
+      clearTimeout(waited);
       clearInterval(timer);
       clearInterval(heartbeat);
       clearTimeout(recheck);

@@ -7,7 +7,9 @@ import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
 import { kubeFailure, targetLabel } from "./failures.js";
 import { DEFAULT_NAME_TEMPLATE, LEASE_LABEL, MANAGED_BY, MOUNT_LABEL, randomSuffix, renderName } from "./objects.js";
 import { issuing } from "./liveness.js";
-import { deleteObjects, issue, planObjects, type Issued, type IssueSpec } from "./provision.js";
+import { createFirst, deleteObjects, issue, planObjects, type Issued, type IssueSpec } from "./provision.js";
+import { PREPARED_MAX_AGE_MS, type Prepared, type PreparedPool } from "./prepared.js";
+import type { StorageView } from "../../storage/types.js";
 import { namespaceSelector, roleName } from "./path-roles.js";
 import { deleteIntent, getIntent, getRole, getTarget, putIntent } from "./store.js";
 import type { ClusterApi, EngineRole, IntentRecord, LeaseInternal, ObjectRef, TargetClients } from "./types.js";
@@ -43,6 +45,10 @@ export interface CredsDeps {
   now: () => number;
   /** Called when a failed issue could not delete what it made: its intent is to be reconciled soon, with backoff. */
   abandoned?: (ref: string) => void;
+  /** Credentials made ahead, for roles with `prepared_credentials`; without it, every issue makes all its objects. */
+  prepared?: PreparedPool;
+  /** The mount's view, for the work done outside a request (making prepared credentials). */
+  storage?: StorageView;
 }
 
 /** `creds/<role>`: a service-account token for the role's cluster, with a lease that deletes what it made. */
@@ -75,29 +81,23 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
   const ttl = leaseTtl(role, req.data.ttl, deps.limits);
   const requestedAudiences = stringList(req.data.audiences, "audiences");
   const nowSeconds = Math.floor(deps.now() / 1000);
-  const ref = randomBytes(12).toString("hex");
+  const base = { roleName: name, role, namespace, clusterRoleBinding, target: role.target };
+  const preparing = deps.prepared && preparable(role) ? { key: [req.mountPath, name, namespace, clusterRoleBinding].join("\0"), snapshot: JSON.stringify(role) } : undefined;
+  const prepared = preparing && deps.prepared?.take(preparing.key, preparing.snapshot, api);
+  const objects = prepared ?? (await leaseObjects(base, req, deps, nowSeconds));
   const spec: IssueSpec = {
-    roleName: name,
-    role,
-    namespace,
-    name: renderName(role.nameTemplate || DEFAULT_NAME_TEMPLATE, {
-      role: name,
-      random: randomSuffix(),
-      unix_time: String(nowSeconds),
-      display_name: req.auth?.displayName ?? "",
-    }),
-    clusterRoleBinding,
-    labels: { ...role.extraLabels, ...MANAGED_BY, [MOUNT_LABEL]: await deps.mountId(), [LEASE_LABEL]: ref },
-    annotations: { ...role.extraAnnotations, "latchkey.io/mount-path": req.mountPath, "latchkey.io/role": name },
+    ...base,
+    name: objects.name,
+    labels: objects.labels,
+    annotations: objects.annotations,
     audiences: requestedAudiences.length > 0 ? requestedAudiences : role.tokenDefaultAudiences,
     expirationSeconds: Math.max(MIN_TOKEN_SECONDS, ttl),
-    target: role.target,
   };
-  const planned = planObjects(spec);
+  const { ref } = objects;
   const lease = { ref, role: name, target: role.target };
   const intent: IntentRecord = {
     ...lease,
-    objects: planned,
+    objects: objects.objects,
     state: "pending",
     createdAt: nowSeconds,
     expiresAt: nowSeconds + ttl,
@@ -105,7 +105,24 @@ async function issueCreds(req: LogicalRequest, deps: CredsDeps): Promise<Logical
     mountPath: req.mountPath,
   };
   const ca = targetCa(target, deps.files);
-  const { issued, commit } = await issueRecorded(req, deps, api, spec, intent);
+  const recorded = await issueRecorded(req, deps, api, spec, intent, prepared);
+  const { issued } = recorded;
+  let { commit } = recorded;
+  const pool = deps.prepared;
+  if (preparing && pool) {
+    // Refilled once this issue has its lease, so that making the next one does not slow this one down.
+    const { key, snapshot } = preparing;
+    const storage = deps.storage ?? req.storage;
+    const refill = () => pool.fill(key, role.preparedCredentials ?? 0, () => prepare(base, snapshot, api, storage, req, deps));
+    const { settled } = commit;
+    commit = {
+      ...commit,
+      async settled(err) {
+        await settled(err);
+        if (err === undefined) setImmediate(refill);
+      },
+    };
+  }
 
   const tokenExpiry = Date.parse(issued.token.expirationTimestamp);
   const leaseExpiry = (nowSeconds + ttl) * 1000;
@@ -143,24 +160,17 @@ async function issueRecorded(
   api: ClusterApi,
   spec: IssueSpec,
   intent: IntentRecord,
+  prepared: Prepared | undefined,
 ): Promise<{ issued: Issued; commit: LeaseCommit }> {
   const { ref } = intent;
-  const rollback = async (objects: ObjectRef[]) => {
-    try {
-      await deleteObjects(api, objects, spec.target, deps.logger);
-      await deleteIntent(req.storage, ref);
-    } catch (err) {
-      deps.logger.error({ role: spec.roleName, lease_ref: ref, cause: String(err) }, "could not delete the objects of a failed issue; the reconciler will retry");
-      // The intent stays `pending` for this process with no request running: the next reconcile deletes its objects.
-      deps.abandoned?.(ref);
-    }
-  };
+  const rollback = (objects: ObjectRef[]) => deleteRecorded(api, req.storage, { ref, objects, target: spec.target }, deps);
   issuing.add(ref);
   let issued: Issued;
   try {
     // Intent first, durable before any object is created: a crash from here on leaves a record of what may exist.
-    await putIntent(req.storage, intent);
-    issued = await issue({ api, spec, objects: intent.objects, rollback, logger: deps.logger });
+    // A prepared credential's intent was stored before its first object was made.
+    if (!prepared) await putIntent(req.storage, intent);
+    issued = await issue({ api, spec, objects: intent.objects, rollback, logger: deps.logger, prepared });
   } catch (err) {
     issuing.delete(ref);
     throw err;
@@ -182,6 +192,103 @@ async function issueRecorded(
     },
   };
   return { issued, commit };
+}
+
+/**
+ * Deletes the objects of an issue that did not end in a lease, then its
+ * intent. Never throws: what could not be deleted is left to the
+ * reconciler, which deletes the objects of a `pending` intent of this
+ * process as soon as its ref is no longer in `issuing`.
+ */
+export async function deleteRecorded(
+  api: ClusterApi,
+  storage: StorageView,
+  recorded: { ref: string; objects: ObjectRef[]; target: string },
+  deps: Pick<CredsDeps, "logger" | "abandoned">,
+): Promise<void> {
+  const { ref, objects, target } = recorded;
+  try {
+    await deleteObjects(api, objects, target, deps.logger);
+    await deleteIntent(storage, ref);
+  } catch (err) {
+    deps.logger.error({ lease_ref: ref, cause: String(err) }, "could not delete the objects of a credential that was not issued; the reconciler will retry");
+    deps.abandoned?.(ref);
+  }
+}
+
+/** What names and labels one credential's objects: made per issue, or ahead of it (prepared.ts). */
+interface LeaseObjects {
+  ref: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  objects: ObjectRef[];
+}
+
+type SpecBase = Pick<IssueSpec, "roleName" | "role" | "namespace" | "clusterRoleBinding" | "target">;
+
+async function leaseObjects(base: SpecBase, req: LogicalRequest, deps: CredsDeps, nowSeconds: number): Promise<LeaseObjects> {
+  const { role, roleName: name } = base;
+  const ref = randomBytes(12).toString("hex");
+  const objectName = renderName(role.nameTemplate || DEFAULT_NAME_TEMPLATE, {
+    role: name,
+    random: randomSuffix(),
+    unix_time: String(nowSeconds),
+    display_name: req.auth?.displayName ?? "",
+  });
+  return {
+    ref,
+    name: objectName,
+    labels: { ...role.extraLabels, ...MANAGED_BY, [MOUNT_LABEL]: await deps.mountId(), [LEASE_LABEL]: ref },
+    annotations: { ...role.extraAnnotations, "latchkey.io/mount-path": req.mountPath, "latchkey.io/role": name },
+    objects: planObjects({ ...base, name: objectName }),
+  };
+}
+
+/** Objects made ahead can serve any caller only if their names do not name one. */
+const preparable = (role: EngineRole) => (role.preparedCredentials ?? 0) > 0 && !/\{\{\s*display_name\s*\}\}/.test(role.nameTemplate);
+
+/**
+ * Makes one credential's first object ahead of the request that will take it
+ * (prepared.ts): its intent first, `pending` and in `issuing` until it is
+ * taken or deleted, then the object. On failure, deletes what may exist.
+ */
+async function prepare(
+  base: SpecBase,
+  snapshot: string,
+  api: ClusterApi,
+  storage: StorageView,
+  req: LogicalRequest,
+  deps: CredsDeps,
+): Promise<Prepared> {
+  const madeAt = deps.now();
+  const nowSeconds = Math.floor(madeAt / 1000);
+  const objects = await leaseObjects(base, req, deps, nowSeconds);
+  const { ref } = objects;
+  issuing.add(ref);
+  const recorded = { ref, objects: objects.objects, target: base.target };
+  try {
+    await putIntent(storage, {
+      ...recorded,
+      role: base.roleName,
+      state: "pending",
+      createdAt: nowSeconds,
+      expiresAt: nowSeconds + Math.ceil(PREPARED_MAX_AGE_MS / 1000),
+      writer: deps.boot,
+      mountPath: req.mountPath,
+    });
+  } catch (err) {
+    issuing.delete(ref);
+    throw err;
+  }
+  try {
+    const made = await createFirst(api, { ...base, ...objects, audiences: [], expirationSeconds: 0 }, objects.objects);
+    return { ...objects, ...made, target: base.target, snapshot, api, madeAt };
+  } catch (err) {
+    await deleteRecorded(api, storage, recorded, deps);
+    issuing.delete(ref);
+    throw err;
+  }
 }
 
 /**

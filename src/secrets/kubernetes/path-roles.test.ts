@@ -33,6 +33,7 @@ describe("roles", () => {
       extra_labels: { team: "a" },
       extra_annotations: { "example.com/owner": "a team" },
       name_template: "",
+      prepared_credentials: 0,
     });
     expect((await request("LIST", "kube/roles")).body.data).toEqual({ keys: ["app"] });
     expect((await request("DELETE", "kube/roles/app")).status).toBe(204);
@@ -75,6 +76,8 @@ describe("roles", () => {
     [{ service_account_name: "a", extra_labels: { "latchkey.io/lease": "x" }, ...NS }, `field "extra_labels": "latchkey.io/lease" is set by latchkey itself`],
     [{ service_account_name: "a", extra_labels: { team: "not valid!" }, ...NS }, `field "extra_labels": the value of "team" is not a valid label value`],
     [{ service_account_name: "a", extra_annotations: { "bad key!": "x" }, ...NS }, `field "extra_annotations": "bad key!" is not a valid Kubernetes key`],
+    [{ service_account_name: "a", prepared_credentials: 9, ...NS }, `field "prepared_credentials" must be a whole number from 0 to 8`],
+    [{ service_account_name: "a", prepared_credentials: -1, ...NS }, `field "prepared_credentials" must be a whole number from 0 to 8`],
     [{ service_account_name: "a", name_template: "fixed-name", ...NS }, `field "name_template" must contain {{random}}, so that every lease gets its own names`],
     [{ service_account_name: "a", name_template: "x-{{random}}-{{nope}}", ...NS }, `field "name_template": unknown placeholder "{{nope}}" (use {{role}}, {{random}}, {{unix_time}}, {{display_name}})`],
     [{ service_account_name: "a", name_template: "X_{{random}}", ...NS }, `field "name_template" must make lower-case DNS-1123 names (a-z, 0-9 and "-")`],

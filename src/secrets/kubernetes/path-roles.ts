@@ -8,6 +8,7 @@ import { checkNameTemplate, metadataMap } from "./objects.js";
 import { isRbacName, parseRoleBinding } from "./role-binding.js";
 import { parseRules, rulesText as documentText } from "./rules.js";
 import { deleteRole, getRole, getTarget, listRoles, putRole } from "./store.js";
+import { MAX_PREPARED } from "./prepared.js";
 import type { EngineRole, KubeRoleKind, RoleMode } from "./types.js";
 
 export const ROLE_FIELDS: Record<string, FieldSchema> = {
@@ -31,6 +32,12 @@ export const ROLE_FIELDS: Record<string, FieldSchema> = {
   extra_labels: { type: "map", description: "Labels added to every object created for a lease" },
   extra_annotations: { type: "map", description: "Annotations added to every object created for a lease" },
   name_template: { type: "string", description: "Names of created objects, with {{role}}, {{random}} (required), {{unix_time}}, {{display_name}}" },
+  prepared_credentials: {
+    type: "int",
+    default: 0,
+    description:
+      "Credentials to keep half-made per namespace (fixed: the bound Secret; dynamic: the ServiceAccount), so that an issue waits only for the rest; at most 8, unused ones deleted after a minute",
+  },
 };
 
 /** `roles` and `roles/` list; `roles/<name>` reads, writes (replacing the whole role) and deletes. */
@@ -125,6 +132,7 @@ export function roleFromInput(d: Record<string, unknown>): EngineRole {
     extraLabels: metadataMap(d.extra_labels, "extra_labels"),
     extraAnnotations: metadataMap(d.extra_annotations, "extra_annotations"),
     nameTemplate: str("name_template"),
+    preparedCredentials: preparedCount(d.prepared_credentials),
   };
   if (role.generatedRoleRules !== "") role.rules = parseRules(role.generatedRoleRules, kind);
   if (mode === "fixed" && (role.serviceAccountName.length > 253 || !DNS_SUBDOMAIN.test(role.serviceAccountName))) {
@@ -164,6 +172,14 @@ export function namespaceSelector(text: string): LabelSelector {
   }
 }
 
+function preparedCount(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_PREPARED) {
+    throw badRequest(`field "prepared_credentials" must be a whole number from 0 to ${MAX_PREPARED}`);
+  }
+  return value;
+}
+
 function roleKindOf(value: unknown): KubeRoleKind {
   if (value === undefined || value === null || value === "") return "Role";
   if (typeof value === "string" && value.toLowerCase() === "role") return "Role";
@@ -189,5 +205,6 @@ export function renderRole(r: EngineRole): Record<string, unknown> {
     extra_labels: r.extraLabels,
     extra_annotations: r.extraAnnotations,
     name_template: r.nameTemplate,
+    prepared_credentials: r.preparedCredentials ?? 0,
   };
 }

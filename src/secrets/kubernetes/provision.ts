@@ -35,7 +35,7 @@ export interface Issued {
  * intent first. Fixed mode: the Secret its token is bound to. Dynamic mode:
  * the ServiceAccount, the generated Role or ClusterRole, and the binding.
  */
-export function planObjects(spec: IssueSpec): ObjectRef[] {
+export function planObjects(spec: Pick<IssueSpec, "role" | "name" | "namespace" | "clusterRoleBinding">): ObjectRef[] {
   const { role, name, namespace } = spec;
   if (role.mode === "fixed") return [{ kind: "Secret", name, namespace }];
   const generated: ObjectRef[] =
@@ -72,6 +72,8 @@ export interface IssueRun {
   objects: ObjectRef[];
   rollback: (objects: ObjectRef[]) => Promise<void>;
   logger: Logger;
+  /** Made ahead (prepared.ts): the first object exists already. */
+  prepared?: { secretUid?: string };
 }
 
 const call = (spec: IssueSpec, ref: ObjectRef, extra: Partial<KubeCall> = {}): KubeCall => ({
@@ -86,20 +88,34 @@ async function create<T extends KubeObject>(api: ClusterApi, spec: IssueSpec, re
 }
 
 /**
+ * The object of a lease that depends on nothing the request gives, so that it
+ * may be made ahead (prepared.ts): the bound Secret in fixed mode, the
+ * ServiceAccount in dynamic mode. Throws the API server's error as it came.
+ */
+export async function createFirst(api: ClusterApi, spec: IssueSpec, objects: ObjectRef[]): Promise<{ secretUid?: string }> {
+  const [first] = objects;
+  if (first.kind !== "Secret") {
+    await create(api, spec, first, {});
+    return {};
+  }
+  const secret = await create(api, spec, first, { type: "Opaque" });
+  if (!secret.metadata.uid) throw internalError("the API server returned a Secret without a uid");
+  return { secretUid: secret.metadata.uid };
+}
+
+/**
  * A token for an existing service account, bound through `boundObjectRef` to
  * a Secret made for this lease: deleting the Secret on revoke makes
  * TokenReview refuse the token (once the API server's ~10 s token cache has
  * passed). Where the target may not create Secrets, the token is issued
  * unbound and the response says it lives until it expires.
  */
-async function issueFixed({ api, spec, objects, rollback, logger }: IssueRun): Promise<Issued> {
+async function issueFixed({ api, spec, objects, rollback, logger, prepared }: IssueRun): Promise<Issued> {
   const [secretRef] = objects;
   const warnings: string[] = [];
   let bound: { name: string; uid: string } | undefined;
   try {
-    const secret = await create(api, spec, secretRef, { type: "Opaque" });
-    if (!secret.metadata.uid) throw internalError("the API server returned a Secret without a uid");
-    bound = { name: secretRef.name, uid: secret.metadata.uid };
+    bound = { name: secretRef.name, uid: prepared?.secretUid ?? (await createFirst(api, spec, objects)).secretUid ?? "" };
   } catch (err) {
     if (!(err instanceof KubeApiError && err.status === 403)) {
       await rollback(objects);
@@ -134,7 +150,7 @@ async function issueFixed({ api, spec, objects, rollback, logger }: IssueRun): P
  * after another). A target with `bind` but without every permission of a
  * generated role is refused the early binding; it is retried once the role exists.
  */
-async function issueDynamic({ api, spec, objects, rollback, logger }: IssueRun): Promise<Issued> {
+async function issueDynamic({ api, spec, objects, rollback, logger, prepared }: IssueRun): Promise<Issued> {
   const saRef = objects[0];
   const bindingRef = objects[objects.length - 1];
   const roleRef = objects.length === 3 ? objects[1] : undefined;
@@ -143,7 +159,7 @@ async function issueDynamic({ api, spec, objects, rollback, logger }: IssueRun):
       throw kubeFailure(err, call(spec, ref, extra), logger);
     });
 
-  const saCreated = mapped(saRef, create(api, spec, saRef, {}));
+  const saCreated = prepared ? Promise.resolve() : mapped(saRef, createFirst(api, spec, objects));
   const roleCreated = roleRef ? create(api, spec, roleRef, { rules: spec.role.rules }) : Promise.resolve(undefined);
   const bindingBody = {
     roleRef: {

@@ -55,6 +55,8 @@ export interface EngineRole {
   extraAnnotations: Record<string, string>;
   /** "" = `latchkey-{{role}}-{{random}}`. */
   nameTemplate: string;
+  /** Credentials whose first object is kept made ahead, per namespace (prepared.ts); 0 or absent = none. */
+  preparedCredentials?: number;
 }
 
 export type ObjectKind = "ServiceAccount" | "Secret" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "Namespace" | "CertificateSigningRequest";
