@@ -33,11 +33,15 @@ const LANES = 3;
 /** How long the reconciler may take after a restart to leave nothing orphaned (its grace for a request that died is 120 s). */
 const SETTLE_MS = 30_000;
 
-/** Each role's mode and the resources one lease of it creates. */
+/**
+ * Each role's mode and the resources one lease of it creates. The fixed and
+ * predefined roles keep credentials prepared: a kill also catches those made
+ * ahead, or being made, which the next run must delete.
+ */
 const ROLES: Record<string, { body: (ns: string) => Record<string, unknown>; creds?: Record<string, unknown>; resources: string[] }> = {
-  fixed: { body: (ns) => ({ service_account_name: "app", allowed_kubernetes_namespaces: [ns] }), resources: ["secrets"] },
+  fixed: { body: (ns) => ({ service_account_name: "app", allowed_kubernetes_namespaces: [ns], prepared_credentials: 2 }), resources: ["secrets"] },
   predefined: {
-    body: (ns) => ({ kubernetes_role_name: "view", kubernetes_role_type: "ClusterRole", allowed_kubernetes_namespaces: [ns] }),
+    body: (ns) => ({ kubernetes_role_name: "view", kubernetes_role_type: "ClusterRole", allowed_kubernetes_namespaces: [ns], prepared_credentials: 1 }),
     resources: ["rolebindings", "serviceaccounts"],
   },
   rules: {
@@ -231,13 +235,14 @@ function lane(index: number, ns: string) {
   /**
    * Waits for the kill: in half the cycles `killAt` × the batch's time; in the
    * others until an object of a request not yet answered has appeared in the
-   * cluster (mid-issue, where a crash leaves objects behind), then
-   * `killAt` × 200 ms more.
+   * cluster (mid-issue or mid-preparation, where a crash leaves objects
+   * behind), then `killAt` × 200 ms more. `before`: the names that existed
+   * when the cycle began (credentials prepared after the previous answers).
    */
-  async function killPoint(killAt: number): Promise<void> {
+  async function killPoint(killAt: number, before: Set<string>): Promise<void> {
     if (killAt >= 0.75) return new Promise((resolve) => setTimeout(resolve, killAt * issueMs));
     const deadline = Date.now() + 1.5 * issueMs;
-    const known = new Set(credentials.map((c) => c.name));
+    const known = new Set([...before, ...credentials.map((c) => c.name)]);
     while (Date.now() < deadline && [...(await census()).keys()].every((name) => known.has(name))) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -284,8 +289,9 @@ function lane(index: number, ns: string) {
     /** Fires the cycle's requests, kills the server, restarts it and checks what it left. */
     async cycle(cycle: Cycle) {
       const live = credentials.filter((c) => !c.revoking);
+      const before = new Set((await census()).keys());
       const requests = [...cycle.creds.map(issue), ...live.slice(0, cycle.revokes).map(revoke)];
-      await killPoint(cycle.killAt);
+      await killPoint(cycle.killAt, before);
       const output = server!.output();
       await server!.stop("SIGKILL");
       countOrphans(output);
