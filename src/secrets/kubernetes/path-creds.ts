@@ -7,7 +7,7 @@ import { selectorMatches } from "../../auth/kubernetes/namespace-selector.js";
 import { kubeFailure, targetLabel } from "./failures.js";
 import { DEFAULT_NAME_TEMPLATE, LEASE_LABEL, MANAGED_BY, MOUNT_LABEL, randomSuffix, renderName } from "./objects.js";
 import { issuing } from "./liveness.js";
-import { createFirst, deleteObjects, issue, planObjects, type Issued, type IssueSpec } from "./provision.js";
+import { createAhead, deleteObjects, issue, planObjects, type Issued, type IssueSpec } from "./provision.js";
 import { PREPARED_MAX_AGE_MS, type Prepared, type PreparedPool } from "./prepared.js";
 import type { StorageView } from "../../storage/types.js";
 import { namespaceSelector, roleName } from "./path-roles.js";
@@ -249,9 +249,9 @@ async function leaseObjects(base: SpecBase, req: LogicalRequest, deps: CredsDeps
 const preparable = (role: EngineRole) => (role.preparedCredentials ?? 0) > 0 && !/\{\{\s*display_name\s*\}\}/.test(role.nameTemplate);
 
 /**
- * Makes one credential's first object ahead of the request that will take it
+ * Makes one credential's objects ahead of the request that will take it
  * (prepared.ts): its intent first, `pending` and in `issuing` until it is
- * taken or deleted, then the object. On failure, deletes what may exist.
+ * taken or deleted, then the objects. On failure, deletes what may exist.
  */
 async function prepare(
   base: SpecBase,
@@ -282,7 +282,7 @@ async function prepare(
     throw err;
   }
   try {
-    const made = await createFirst(api, { ...base, ...objects, audiences: [], expirationSeconds: 0 }, objects.objects);
+    const made = await createAhead(api, { ...base, ...objects, audiences: [], expirationSeconds: 0 }, objects.objects, deps.logger);
     return { ...objects, ...made, target: base.target, snapshot, api, madeAt };
   } catch (err) {
     await deleteRecorded(api, storage, recorded, deps);

@@ -36,7 +36,7 @@ export const ROLE_FIELDS: Record<string, FieldSchema> = {
     type: "int",
     default: 0,
     description:
-      "Credentials to keep half-made per namespace (fixed: the bound Secret; dynamic: the ServiceAccount), so that an issue waits only for the rest; at most 8, unused ones deleted after a minute",
+      "Credentials whose objects are kept made ahead per namespace (fixed: the bound Secret; dynamic: the ServiceAccount, role and binding), so that an issue waits only for its TokenRequest; at most 8, unused ones deleted after a minute",
   },
 };
 

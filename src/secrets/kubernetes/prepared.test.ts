@@ -74,32 +74,39 @@ describe("prepared credentials", () => {
     expect(lk.cluster.objects.has(`/api/v1/namespaces/team-a/secrets/${bound.name}`)).toBe(false);
   });
 
-  it("makes the ServiceAccount ahead in dynamic mode; the issue makes the binding and asks for the token at once", async () => {
+  it("makes the ServiceAccount, its generated role and binding ahead in dynamic mode; the issue only asks for the token", async () => {
     const lk = await setup();
-    await lk.role("viewer", {
-      kubernetes_role_name: "view",
-      kubernetes_role_type: "ClusterRole",
+    await lk.role("pods", {
+      generated_role_rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }],
       allowed_kubernetes_namespaces: ["team-a"],
       prepared_credentials: 1,
     });
-    await lk.creds("viewer");
+    await lk.creds("pods");
     const accounts = () => lk.cluster.paths().filter((p) => p.includes("/serviceaccounts/"));
-    await until(() => accounts().length === 2, "a prepared ServiceAccount");
-    const [made] = accounts().filter((p) => !lk.cluster.paths().includes(p.replace("/api/v1/", `${RBAC}/`).replace("serviceaccounts", "rolebindings")));
+    await until(() => lk.cluster.paths().length === 6, "a prepared ServiceAccount, Role and RoleBinding");
     const callsBefore = lk.cluster.calls.length;
-    const res = await lk.creds("viewer");
+    const res = await lk.creds("pods");
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const name = res.body.data.service_account_name as string;
-    expect(made).toBe(`/api/v1/namespaces/team-a/serviceaccounts/${name}`);
-    expect(lk.cluster.calls.slice(callsBefore, callsBefore + 2)).toEqual([
-      `POST ${RBAC}/namespaces/team-a/rolebindings`,
-      `POST /api/v1/namespaces/team-a/serviceaccounts/${name}/token`,
-    ]);
+    expect(accounts()).toContain(`/api/v1/namespaces/team-a/serviceaccounts/${name}`);
+    expect(lk.cluster.calls[callsBefore]).toBe(`POST /api/v1/namespaces/team-a/serviceaccounts/${name}/token`);
     expect(lk.cluster.objects.get(`${RBAC}/namespaces/team-a/rolebindings/${name}`)?.subjects).toEqual([
       { kind: "ServiceAccount", name, namespace: "team-a" },
     ]);
+    expect(lk.cluster.objects.get(`${RBAC}/namespaces/team-a/roles/${name}`)?.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
     expect((await lk.revoke(res.body.lease_id)).status).toBe(204);
-    expect(lk.cluster.paths().filter((p) => p.includes(name))).toEqual([]);
+    expect(lk.cluster.paths().filter((p) => p.endsWith(`/${name}`))).toEqual([]);
+  });
+
+  it("keeps a binding kind of its own: a request for a ClusterRoleBinding does not get a prepared RoleBinding", async () => {
+    const lk = await setup();
+    await lk.role("viewer", { kubernetes_role_name: "view", kubernetes_role_type: "ClusterRole", allowed_kubernetes_namespaces: ["team-a"], prepared_credentials: 1 });
+    await lk.creds("viewer");
+    await until(() => lk.cluster.paths().length === 4, "a prepared ServiceAccount and RoleBinding");
+    const wide = await lk.creds("viewer", { cluster_role_binding: true });
+    const name = wide.body.data.service_account_name as string;
+    expect(lk.cluster.objects.has(`${RBAC}/clusterrolebindings/${name}`)).toBe(true);
+    expect(lk.cluster.objects.has(`${RBAC}/namespaces/team-a/rolebindings/${name}`)).toBe(false);
   });
 
   it("does not hand out what was made under a role written since, nor what has waited a minute, and deletes it", async () => {

@@ -12,11 +12,10 @@ const MAX_TOTAL = 256;
 
 /**
  * The objects of one credential made before it is asked for: its intent is
- * stored (`pending`, this process's, its ref in `issuing`) and the object
- * nothing else depends on exists, the bound Secret in fixed mode or the
- * ServiceAccount in dynamic mode. The request that takes it makes only what
- * depends on the request: the TokenRequest, and in dynamic mode the role
- * and binding.
+ * stored (`pending`, this process's, its ref in `issuing`) and its objects
+ * exist (the bound Secret in fixed mode; the ServiceAccount, the generated
+ * role and the binding in dynamic mode). The request that takes it makes only
+ * what depends on the request: the TokenRequest.
  */
 export interface Prepared {
   ref: string;

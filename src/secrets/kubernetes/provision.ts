@@ -72,7 +72,7 @@ export interface IssueRun {
   objects: ObjectRef[];
   rollback: (objects: ObjectRef[]) => Promise<void>;
   logger: Logger;
-  /** Made ahead (prepared.ts): the first object exists already. */
+  /** Made ahead (prepared.ts): every object exists already; only the TokenRequest is left. */
   prepared?: { secretUid?: string };
 }
 
@@ -88,19 +88,28 @@ async function create<T extends KubeObject>(api: ClusterApi, spec: IssueSpec, re
 }
 
 /**
- * The object of a lease that depends on nothing the request gives, so that it
- * may be made ahead (prepared.ts): the bound Secret in fixed mode, the
- * ServiceAccount in dynamic mode. Throws the API server's error as it came.
+ * Every object of a lease, made ahead of the request that will take it
+ * (prepared.ts): none depends on what the request gives, only the
+ * TokenRequest does. Fixed mode: the bound Secret; dynamic mode: the
+ * ServiceAccount, the generated role and the binding. Throws the first
+ * failure; the caller deletes what may exist.
  */
-export async function createFirst(api: ClusterApi, spec: IssueSpec, objects: ObjectRef[]): Promise<{ secretUid?: string }> {
-  const [first] = objects;
-  if (first.kind !== "Secret") {
-    await create(api, spec, first, {});
-    return {};
-  }
-  const secret = await create(api, spec, first, { type: "Opaque" });
+export async function createAhead(api: ClusterApi, spec: IssueSpec, objects: ObjectRef[], logger: Logger): Promise<{ secretUid?: string }> {
+  if (spec.role.mode === "fixed") return { secretUid: await createSecret(api, spec, objects[0]) };
+  await settledAll(createDynamicObjects(api, spec, objects, logger).all);
+  return {};
+}
+
+async function createSecret(api: ClusterApi, spec: IssueSpec, ref: ObjectRef): Promise<string> {
+  const secret = await create(api, spec, ref, { type: "Opaque" });
   if (!secret.metadata.uid) throw internalError("the API server returned a Secret without a uid");
-  return { secretUid: secret.metadata.uid };
+  return secret.metadata.uid;
+}
+
+/** Waits for all of `calls`, then throws the first failure, if any. */
+async function settledAll(calls: Promise<unknown>[]): Promise<void> {
+  const failure = (await Promise.allSettled(calls)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) throw failure.reason;
 }
 
 /**
@@ -115,7 +124,7 @@ async function issueFixed({ api, spec, objects, rollback, logger, prepared }: Is
   const warnings: string[] = [];
   let bound: { name: string; uid: string } | undefined;
   try {
-    bound = { name: secretRef.name, uid: prepared?.secretUid ?? (await createFirst(api, spec, objects)).secretUid ?? "" };
+    bound = { name: secretRef.name, uid: prepared?.secretUid ?? (await createSecret(api, spec, secretRef)) };
   } catch (err) {
     if (!(err instanceof KubeApiError && err.status === 403)) {
       await rollback(objects);
@@ -143,23 +152,18 @@ async function issueFixed({ api, spec, objects, rollback, logger, prepared }: Is
 }
 
 /**
- * A temporary service account with its role and binding. The API server
- * accepts a binding whose subject or role does not exist yet, so the
- * ServiceAccount, the generated role and the binding are created at once
- * and the TokenRequest follows the ServiceAccount alone (Vault makes them one
- * after another). A target with `bind` but without every permission of a
- * generated role is refused the early binding; it is retried once the role exists.
+ * Starts creating a temporary service account with its role and binding. The
+ * API server accepts a binding whose subject or role does not exist yet, so
+ * the three are created at once (Vault makes them one after another). A
+ * target with `bind` but without every permission of a generated role is
+ * refused the early binding; it is retried once the role exists. Failures
+ * come out named (kubeFailure).
  */
-async function issueDynamic({ api, spec, objects, rollback, logger, prepared }: IssueRun): Promise<Issued> {
+function createDynamicObjects(api: ClusterApi, spec: IssueSpec, objects: ObjectRef[], logger: Logger) {
   const saRef = objects[0];
   const bindingRef = objects[objects.length - 1];
   const roleRef = objects.length === 3 ? objects[1] : undefined;
-  const mapped = <T>(ref: ObjectRef, p: Promise<T>, extra?: Partial<KubeCall>) =>
-    p.catch((err: unknown) => {
-      throw kubeFailure(err, call(spec, ref, extra), logger);
-    });
-
-  const saCreated = prepared ? Promise.resolve() : mapped(saRef, createFirst(api, spec, objects));
+  const saCreated = named(spec, saRef, logger, create(api, spec, saRef, {}));
   const roleCreated = roleRef ? create(api, spec, roleRef, { rules: spec.role.rules }) : Promise.resolve(undefined);
   const bindingBody = {
     roleRef: {
@@ -174,23 +178,39 @@ async function issueDynamic({ api, spec, objects, rollback, logger, prepared }: 
     await roleCreated.catch(() => undefined);
     return create(api, spec, bindingRef, bindingBody);
   });
-  const tokenIssued = saCreated.then(() =>
-    mapped(
+  return {
+    saCreated,
+    all: [saCreated, roleRef ? named(spec, roleRef, logger, roleCreated) : roleCreated, named(spec, bindingRef, logger, bindingCreated)],
+  };
+}
+
+const named = <T>(spec: IssueSpec, ref: ObjectRef, logger: Logger, p: Promise<T>, extra?: Partial<KubeCall>) =>
+  p.catch((err: unknown) => {
+    throw kubeFailure(err, call(spec, ref, extra), logger);
+  });
+
+/**
+ * A temporary service account with its role and binding, and its token: the
+ * TokenRequest follows the ServiceAccount alone. Prepared, the objects exist
+ * and only the TokenRequest is made.
+ */
+async function issueDynamic({ api, spec, objects, rollback, logger, prepared }: IssueRun): Promise<Issued> {
+  const saRef = objects[0];
+  const started = prepared ? { saCreated: Promise.resolve(), all: [] } : createDynamicObjects(api, spec, objects, logger);
+  const tokenIssued = started.saCreated.then(() =>
+    named(
+      spec,
       saRef,
+      logger,
       api.createTokenRequest(spec.namespace, saRef.name, { audiences: spec.audiences, expirationSeconds: spec.expirationSeconds }),
       { subresource: "token" },
     ),
   );
-  const results = await Promise.allSettled([
-    saCreated,
-    roleRef ? mapped(roleRef, roleCreated) : roleCreated,
-    mapped(bindingRef, bindingCreated),
-    tokenIssued,
-  ]);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failure) {
+  try {
+    await settledAll([...started.all, tokenIssued]);
+  } catch (err) {
     await rollback(objects);
-    throw failure.reason;
+    throw err;
   }
   return { serviceAccountName: saRef.name, token: await tokenIssued, objects, warnings: [] };
 }

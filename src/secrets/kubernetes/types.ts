@@ -55,7 +55,7 @@ export interface EngineRole {
   extraAnnotations: Record<string, string>;
   /** "" = `latchkey-{{role}}-{{random}}`. */
   nameTemplate: string;
-  /** Credentials whose first object is kept made ahead, per namespace (prepared.ts); 0 or absent = none. */
+  /** Credentials whose objects are kept made ahead, per namespace (prepared.ts); 0 or absent = none. */
   preparedCredentials?: number;
 }
 
