@@ -305,6 +305,18 @@ describe("createKubeClient", () => {
     expect(toUpstreamError(err as KubeUnavailableError).status).toBe(504);
   });
 
+  it("times out a response whose body stops coming", async () => {
+    const api = await fakeApi((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"kind":');
+    });
+    const err = await client({ host: api.url, timeoutMs: 100 })
+      .get("/api")
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeUnavailableError);
+    expect(err).toMatchObject({ kind: "timeout", message: "GET /api timed out after 100 ms" });
+  });
+
   it("passes the caller's abort through unchanged", async () => {
     const api = await fakeApi(() => {
       // never answers

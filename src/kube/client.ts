@@ -94,7 +94,10 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     connections: maxConcurrent,
     pipelining: 1,
     keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
     connect: {
+      timeout: timeoutMs,
       ca: config.caPem,
       cert: config.clientCertPem,
       key: config.clientKeyPem,
@@ -127,14 +130,14 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
     const headers: Record<string, string> = { accept: opts.accept ?? "application/json", "user-agent": "latchkey" };
     if (token) headers.authorization = `Bearer ${token}`;
     if (payload !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     try {
+      // The agent's header and body timeouts bound the request: no timer or
+      // signal of its own per request, which a login storm would pay for.
       const res = await httpRequest(url(path, opts.query), {
         method,
         headers,
         body: payload,
-        signal,
+        signal: opts.signal,
         dispatcher: agent,
       });
       const text = await res.body.text();
@@ -147,7 +150,7 @@ export function createKubeClient(config: KubeClientConfig): KubeClient {
       };
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason;
-      if (timeout.aborted) {
+      if (isTimeout(err)) {
         throw new KubeUnavailableError("timeout", `${method} ${path} timed out after ${timeoutMs} ms`, { cause: err });
       }
       throw new KubeUnavailableError("network", `${method} ${path} to ${origin} failed: ${describe(err)}`, {
@@ -289,6 +292,12 @@ function apiError(
   const reason = parsed?.reason || REASONS[status] || "Unknown";
   const raw = parsed?.message || text.slice(0, 300).trim() || `HTTP ${status}`;
   return new KubeApiError(status, reason, redact(raw, secrets), method, redact(path, secrets), parsed?.details);
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && "code" in err && TIMEOUT_CODES.has(err.code as string);
 }
 
 function describe(err: unknown): string {
