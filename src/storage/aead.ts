@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { publicRandomBytes } from "../core/random-pool.js";
 
 /**
  * The at-rest value format, shared by barrier values, the keyring and the
@@ -17,7 +18,7 @@ export function encryptValue(key: Uint8Array, term: number, aad: string, plainte
   const header = Buffer.from(out.buffer, 0, HEADER_BYTES);
   header[0] = FORMAT_VERSION;
   header.writeUInt32BE(term, 1);
-  randomBytes(NONCE_BYTES).copy(header, 5);
+  publicRandomBytes(NONCE_BYTES).copy(header, 5);
   const cipher = createCipheriv("aes-256-gcm", key, header.subarray(5));
   cipher.setAAD(Buffer.from(aad, "utf8"));
   out.set(cipher.update(plaintext), HEADER_BYTES);

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { publicRandomBytes } from "../random-pool.js";
 import type { LeaseEntry } from "../types.js";
 
 /**
@@ -73,7 +74,7 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 export function randomBase62(length: number): string {
   let out = "";
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
+    for (const byte of publicRandomBytes(length * 2)) {
       if (byte >= 248) continue;
       out += BASE62[byte % 62];
       if (out.length === length) break;

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync, randomInt, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt, type KeyObject } from "node:crypto";
+import { publicRandomBytes } from "../random-pool.js";
 
 export const SERVICE_PREFIX = "lks.";
 export const BATCH_PREFIX = "lkb.";
@@ -14,25 +15,6 @@ const BATCH_AAD = Buffer.from("latchkey batch token v1");
 export interface BatchKey {
   term: number;
   key: Uint8Array | KeyObject;
-}
-
-/**
- * Nonces are drawn from a buffer of random bytes refilled when spent: one
- * `randomBytes(12)` call per batch token cost as much as the encryption. The
- * nonces are as random as before and, like any GCM nonce, not secret.
- */
-const NONCES_PER_FILL = 256;
-const noncePool = Buffer.alloc(NONCE_BYTES * NONCES_PER_FILL);
-let nonceOffset = noncePool.length;
-
-function nextNonce(): Buffer {
-  if (nonceOffset >= noncePool.length) {
-    randomFillSync(noncePool);
-    nonceOffset = 0;
-  }
-  const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES));
-  nonceOffset += NONCE_BYTES;
-  return nonce;
 }
 
 /** The storage key of a token: HMAC-SHA256 under the store's key, hex. Storage keys are plaintext, so never the token itself. */
@@ -60,7 +42,7 @@ export function newAccessor(): string {
 export function sealBatch(batchKey: BatchKey, payload: Uint8Array): string {
   const header = Buffer.alloc(TERM_BYTES);
   header.writeUInt32BE(batchKey.term);
-  const nonce = nextNonce();
+  const nonce = publicRandomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", batchKey.key, nonce);
   cipher.setAAD(Buffer.concat([BATCH_AAD, header]));
   const body = Buffer.concat([cipher.update(payload), cipher.final(), cipher.getAuthTag()]);
