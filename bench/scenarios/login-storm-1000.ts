@@ -15,6 +15,12 @@ const CONNECTIONS = 64;
  * (`validation: tokenreview`, no review cache) and each reads one secret;
  * beside it the same 1,000 TokenReviews posted straight to the API server,
  * which is what the storm cannot beat. ops/s is pods served per second.
+ *
+ * Two storms hit latchkey: the first right after it started (cold: modules
+ * still compiling, functions not yet optimised, its connections to the API
+ * server not yet open), the second once that one is over, with the pods'
+ * other tokens, as a drain meets a gateway that has been serving for a while.
+ * The headline figures are the second storm's; the first's are in the details.
  */
 export const loginStorm1000: Scenario = {
   name: "login-storm-1000",
@@ -25,10 +31,10 @@ export const loginStorm1000: Scenario = {
   },
   unavailable: tokenReviewUnavailable,
   async run(ctx) {
-    // Two tokens per account, one for each storm: the API server caches successful token authentications
-    // for 10 s, so a JWT reviewed in the first storm would be cheaper in the second.
-    const fx = await reviewFixture(ctx, { accounts: PODS, tokensPerAccount: 2 });
-    const [directJwts, podJwts] = [0, 1].map((t) => fx.jwts.filter((_, i) => i % 2 === t));
+    // Three tokens per account, one for each storm: the API server caches successful token authentications
+    // for 10 s, so a JWT reviewed in one storm would be cheaper in the next.
+    const fx = await reviewFixture(ctx, { accounts: PODS, tokensPerAccount: 3 });
+    const [directJwts, coldJwts, warmJwts] = [0, 1, 2].map((t) => fx.jwts.filter((_, i) => i % 3 === t));
     const cpus = ctx.settings.cpus?.load ?? null;
     const direct = await runStorm(
       { kind: "tokenreview", url: fx.host, tlsCa: fx.caPem, reviewerJwt: fx.reviewerJwt, connections: CONNECTIONS, jwts: directJwts },
@@ -39,11 +45,15 @@ export const loginStorm1000: Scenario = {
     await api(server.address, "POST", "sys/mounts/secret", server.rootToken, { type: "kv", options: { version: "2" } });
     await seedSecrets(server.address, server.rootToken);
     await mountKubernetesAuth(server, reviewConfig(fx, 0), {});
-    const storm = await runStorm(
-      { kind: "login-read", url: server.address, role: "app", secrets: KV_KEYS, connections: CONNECTIONS, jwts: podJwts },
-      { cpus, workDir: ctx.workDir },
-    );
-    for (const [label, r] of [["direct", direct], ["storm", storm]] as const) {
+    const podStorm = (jwts: string[]) =>
+      runStorm(
+        { kind: "login-read", url: server.address, role: "app", secrets: KV_KEYS, connections: CONNECTIONS, jwts },
+        { cpus, workDir: ctx.workDir },
+      );
+    const cold = await podStorm(coldJwts);
+    const storm = await podStorm(warmJwts);
+    const vsDirect = (r: typeof storm) => (direct.total_s > 0 ? round(r.total_s / direct.total_s, 2) : null);
+    for (const [label, r] of [["direct", direct], ["cold storm", cold], ["storm", storm]] as const) {
       if (r.failures > 0) ctx.log(`  ${label}: ${r.failures} pods failed, e.g. ${r.errors[0]}`);
     }
     return {
@@ -61,7 +71,11 @@ export const loginStorm1000: Scenario = {
         direct_p50_ms: direct.p50_ms,
         direct_p99_ms: direct.p99_ms,
         direct_failures: direct.failures,
-        time_vs_direct: direct.total_s > 0 ? round(storm.total_s / direct.total_s, 2) : null,
+        time_vs_direct: vsDirect(storm),
+        cold_last_secret_s: cold.total_s,
+        cold_p99_ms: cold.p99_ms,
+        cold_failures: cold.failures,
+        cold_time_vs_direct: vsDirect(cold),
       },
     };
   },

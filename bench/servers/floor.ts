@@ -55,7 +55,7 @@ const secretKey = (n: string) => `logical/kv/app/${n}`;
 const db = new Database(join(dir, "floor.db"));
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
-db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)");
 const get = db.prepare<[string], Buffer>("SELECT value FROM kv WHERE key = ?").pluck();
 const put = db.prepare<[string, Buffer]>("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 const putAll = db.transaction((rows: [string, Buffer][]) => {

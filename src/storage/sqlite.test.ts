@@ -37,15 +37,37 @@ describe("sqlite store", () => {
     await cleanup();
   });
 
-  it("uses WAL with synchronous=NORMAL and a WITHOUT ROWID kv table", async () => {
+  it("uses WAL with synchronous=NORMAL and creates the kv table as a rowid table", async () => {
     const { path, store, cleanup } = await tempStore();
     await store.put("k", new Uint8Array([1]));
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     const sql = db.prepare<[], string>("SELECT sql FROM sqlite_master WHERE name = 'kv'").pluck().get();
-    expect(sql).toMatch(/WITHOUT ROWID/);
+    expect(sql).toMatch(/key TEXT PRIMARY KEY/);
+    expect(sql).not.toMatch(/WITHOUT ROWID/);
     db.close();
     await cleanup();
+  });
+
+  it("keeps reading and writing a database whose kv table an earlier version made WITHOUT ROWID", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "latchkey-sqlite-"));
+    const path = join(dir, "old.db");
+    const old = new Database(path);
+    old.exec("CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+    old.prepare("INSERT INTO kv (key, value) VALUES (?, ?)").run("a/1", Buffer.from([1]));
+    old.close();
+    const store = createSqliteStore(path);
+    expect(await store.get("a/1")).toEqual(new Uint8Array([1]));
+    await store.put("a/1", new Uint8Array([2]));
+    await store.put("a/2", new Uint8Array([3]));
+    await store.delete("missing");
+    expect(await store.get("a/1")).toEqual(new Uint8Array([2]));
+    expect(await store.list("a/")).toEqual(["1", "2"]);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare<[], string>("SELECT sql FROM sqlite_master WHERE name = 'kv'").pluck().get()).toMatch(/WITHOUT ROWID/);
+    db.close();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("checkpoints the WAL from its own thread a moment after commits, well before SQLite's own 1,000-page threshold", async () => {
