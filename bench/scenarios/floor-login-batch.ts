@@ -15,7 +15,7 @@ export async function floorLogin(ctx: BenchContext, kind: FloorKind): Promise<Me
 /** The floor of `k8s-login-jwks-batch`. */
 export const floorLoginBatch: Scenario = {
   name: "floor-login-batch",
-  about: `bare fastify: RS256 verification of the JWT (jose, key imported once), a token sealed with AES-256-GCM; ${JWKS_PODS} pods`,
+  about: `bare fastify: RS256 verification of the JWT (node:crypto, key imported once), a token sealed with AES-256-GCM; ${JWKS_PODS} pods`,
   baseline: "fastify-hello-world",
   run: (ctx) => floorLogin(ctx, "login-batch"),
 };

@@ -1,9 +1,11 @@
-import { compactVerify, createLocalJWKSet, errors as joseErrors, type JSONWebKeySet } from "jose";
+import type { webcrypto } from "node:crypto";
+import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
 import { permissionDenied, upstreamError } from "../../core/errors.js";
 import type { Logger, SignalSource } from "../../core/types.js";
 import { redact } from "../../kube/errors.js";
 import { ALLOWED_ALGORITHMS, checkTokenTimes, serviceAccountUsername } from "./claims.js";
 import { isRecord, publicKeysOf } from "../../core/input.js";
+import { keyObjectOf, splitCompactJws, verifyCompactJws, type CompactJws } from "./jws.js";
 import { reviewCacheKey, type ReviewCache } from "./review-cache.js";
 import type { ClusterConfig, ClusterConnection, ReviewResult, ServiceAccountClaims, VerifiedIdentity } from "./types.js";
 
@@ -164,19 +166,19 @@ function verifiedClaims(payload: Uint8Array): Record<string, unknown> {
  * that the signature covers, for checks that must not rest on unverified bytes.
  */
 async function verifySignature(jwt: string, cluster: Cluster, opts: VerifyOptions): Promise<Uint8Array> {
+  const jws = splitCompactJws(jwt);
+  // The login parsed the JWT before; this is no JWS only if that check let something through.
+  if (!jws) throw notAuthenticated();
   const pemKeys = publicKeysOf(cluster.config.pemKeys, "pem_keys");
   if (pemKeys.length > 0) {
-    for (const key of pemKeys) {
-      const payload = await verifiedPayload(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }));
-      if (payload) return payload;
-    }
+    if (pemKeys.some((key) => verifyCompactJws(jws, key, ALLOWED_ALGORITHMS))) return jws.payload;
     opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with pem_keys");
     throw notAuthenticated();
   }
   for (const refresh of [false, true]) {
     const keySet = await cluster.connection.jwks.keySet(refresh, opts.caller);
-    const outcome = await verifyWithKeySet(jwt, keySet, cluster.name, opts.logger);
-    if (outcome instanceof Uint8Array) return outcome;
+    const outcome = await verifyWithKeySet(jws, keySet, cluster.name, opts.logger);
+    if (outcome === "verified") return jws.payload;
     if (outcome === "failed") break;
   }
   opts.logger.debug({ config: cluster.name }, "kubernetes login: signature does not verify with the cluster's JWKS");
@@ -199,12 +201,13 @@ function localSet(keySet: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
   return keys;
 }
 
+/** jose picks the set's key for the header's `kid` and `alg`; the signature is checked with node:crypto (jws.ts). */
 async function verifyWithKeySet(
-  jwt: string,
+  jws: CompactJws,
   keySet: JSONWebKeySet,
   configName: string,
   logger: Logger,
-): Promise<Uint8Array | "failed" | "no-key"> {
+): Promise<"verified" | "failed" | "no-key"> {
   let keys: ReturnType<typeof createLocalJWKSet>;
   try {
     keys = localSet(keySet);
@@ -213,25 +216,15 @@ async function verifyWithKeySet(
     logger.error({ config: configName }, message);
     throw upstreamError(502, message, err);
   }
+  const verifies = (key: unknown) => verifyCompactJws(jws, keyObjectOf(key as webcrypto.CryptoKey), ALLOWED_ALGORITHMS);
   try {
-    return (await compactVerify(jwt, keys, { algorithms: ALLOWED_ALGORITHMS })).payload;
+    return verifies(await keys(jws.header as JWSHeaderParameters)) ? "verified" : "failed";
   } catch (err) {
     if (err instanceof joseErrors.JWKSNoMatchingKey) return "no-key";
     // Without a `kid` several keys may fit; jose hands them out to try one by one.
     if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      for await (const key of err) {
-        const payload = await verifiedPayload(() => compactVerify(jwt, key, { algorithms: ALLOWED_ALGORITHMS }));
-        if (payload) return payload;
-      }
+      for await (const key of err) if (verifies(key)) return "verified";
     }
     return "failed";
-  }
-}
-
-async function verifiedPayload(attempt: () => Promise<{ payload: Uint8Array }>): Promise<Uint8Array | undefined> {
-  try {
-    return (await attempt()).payload;
-  } catch {
-    return undefined;
   }
 }
